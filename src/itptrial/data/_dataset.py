@@ -1,0 +1,158 @@
+"""The typed, in-memory trial dataset that everything downstream reads."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from itptrial._errors import InputError, Problem, sort_problems
+from itptrial.data._parse import (
+    after_last_contact,
+    parse_table,
+    record_problems,
+    subject_problems,
+)
+from itptrial.data._read import LINE, RawSource, read_source
+from itptrial.data._schema import DATE_COLUMN, SCHEMA, TABLES
+from itptrial.protocol import Protocol
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A validated trial dataset: one typed polars frame per table of docs/data.md.
+
+    Optional tables that were absent are empty frames with the right columns. Each frame
+    keeps a ``__line`` column (the source line of each record) so later stages can point
+    back at the input; extra input columns are kept as text.
+    """
+
+    subjects: pl.DataFrame
+    platelets: pl.DataFrame
+    rescue: pl.DataFrame
+    bleeding: pl.DataFrame
+    adverse_events: pl.DataFrame
+    doses: pl.DataFrame
+    drug_levels: pl.DataFrame
+    warnings: tuple[Problem, ...] = ()
+    source: str = ""
+    files: tuple[Path, ...] = field(default=(), repr=False)
+
+    def table(self, name: str) -> pl.DataFrame:
+        frame: pl.DataFrame = getattr(self, name)
+        return frame
+
+    def input_sha256(self) -> str:
+        """SHA-256 over the input files' bytes (in table order) identifying this input."""
+        digest = hashlib.sha256()
+        for path in self.files:
+            digest.update(path.name.encode())
+            digest.update(b"\0")
+            digest.update(path.read_bytes())
+        return digest.hexdigest()
+
+
+def _empty_typed(name: str) -> pl.DataFrame:
+    dtypes = {
+        "id": pl.String, "text": pl.String, "date": pl.Date, "number": pl.Float64,
+        "integer": pl.Int64, "boolean": pl.Boolean, "sex": pl.String, "arm": pl.String,
+    }
+    schema = {c.name: dtypes[c.kind] for c in TABLES[name].columns}
+    return pl.DataFrame(schema={**schema, LINE: pl.Int64})
+
+
+def _no_baseline_warnings(subjects: pl.DataFrame, platelets: pl.DataFrame,
+                          window: int) -> list[Problem]:
+    treated = subjects.filter(pl.col("treatment_start_date").is_not_null())
+    baseline = (
+        platelets.join(treated.select("subject_id", "treatment_start_date"), on="subject_id")
+        .with_columns((pl.col("date") - pl.col("treatment_start_date")).dt.total_days().alias("t"))
+        .filter(pl.col("t").is_between(-window, 0))
+        .select("subject_id")
+        .unique()
+    )
+    missing = treated.join(baseline, on="subject_id", how="anti").sort(LINE)
+    return [
+        Problem(
+            "subjects",
+            line,
+            "subject_id",
+            f"subject '{sid}' has no platelet count in the baseline window "
+            f"(days -{window} to 0): not evaluable",
+            "warning",
+        )
+        for line, sid in missing.select(LINE, "subject_id").iter_rows()
+    ]
+
+
+def dataset_from_raw(raw: RawSource, protocol: Protocol | None) -> Dataset:
+    """Parse and check raw text tables; raise :class:`InputError` listing every error."""
+    problems = list(raw.problems)
+    for table in SCHEMA:
+        if table.required and table.name not in raw.tables and not any(
+            p.where == table.name for p in problems
+        ):
+            problems.append(Problem(table.name, None, None, "missing required table"))
+    arms = protocol.arm_codes if protocol is not None else None
+    typed: dict[str, pl.DataFrame] = {}
+    for table in SCHEMA:
+        if table.name in raw.tables:
+            frame, cell_problems = parse_table(table, raw.tables[table.name], arms)
+            problems += cell_problems
+            typed[table.name] = frame
+    if "subjects" in typed and "__ok" in typed["subjects"].columns:
+        subjects = typed["subjects"]
+        problems += subject_problems(subjects)
+        ids = subjects.get_column("subject_id").drop_nulls()
+        for name, frame in list(typed.items()):
+            if name != "subjects" and "__ok" in frame.columns:
+                typed[name], found = record_problems(TABLES[name], frame, ids)
+                problems += found
+    errors = [p for p in problems if p.severity == "error"]
+    if errors:
+        raise InputError(problems, source=raw.location)
+    tables = {
+        name: typed[name].drop("__ok") if name in typed else _empty_typed(name)
+        for name in TABLES
+    }
+    warnings = [p for p in problems if p.severity == "warning"]
+    for name in DATE_COLUMN:
+        warnings += after_last_contact(name, tables[name], tables["subjects"])
+    window = protocol.endpoints.baseline_window if protocol is not None else 14
+    warnings += _no_baseline_warnings(tables["subjects"], tables["platelets"], window)
+    return Dataset(
+        **tables,
+        warnings=tuple(sort_problems(warnings)),
+        source=raw.location,
+        files=tuple(raw.files),
+    )
+
+
+def load_dataset(path: str | Path, protocol: Protocol | None = None) -> Dataset:
+    """Load and validate a dataset folder (CSV/Parquet) or DuckDB file (docs/data.md).
+
+    With a protocol, arm codes are checked against it and the baseline-window warning
+    uses its ``baseline_window``. Raises :class:`InputError` with every problem found.
+    """
+    return dataset_from_raw(read_source(Path(path)), protocol)
+
+
+def dataset_from_frames(
+    tables: Mapping[str, pl.DataFrame], protocol: Protocol | None = None, source: str = "<frames>"
+) -> Dataset:
+    """Validate in-memory tables (any column types) exactly as files would be.
+
+    Used by the simulator and the web app: their output goes through the same checks
+    as user files. Line numbers refer to row number + 1 (first row = line 2).
+    """
+    from itptrial.data._read import _as_text, _with_lines
+
+    raw = RawSource(source)
+    for name, frame in tables.items():
+        if name not in TABLES:
+            raise ValueError(f"unknown table {name!r}")
+        raw.tables[name] = _with_lines(_as_text(frame))
+    return dataset_from_raw(raw, protocol)

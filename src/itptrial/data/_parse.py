@@ -1,0 +1,261 @@
+"""Parsing raw text tables into typed frames, collecting every problem of docs/data.md.
+
+Checks are vectorized: each column gets a "parsed value" expression and an "error
+message" expression (null when the value is fine); only the failing rows ever become
+Python objects. Cross-record checks (duplicates, conflicts, orphans) run on the rows
+whose own values parsed, so one bad cell does not cascade into a screenful of errors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import polars as pl
+
+from itptrial._errors import Problem, Severity
+from itptrial.data._read import LINE
+from itptrial.data._schema import DATE_COLUMN, TABLES, Column, Table
+
+_ISO_DATE = r"^\d{4}-\d{2}-\d{2}$"
+_ERR = "__err_"
+
+
+def _quoted(raw: pl.Expr) -> pl.Expr:
+    return pl.lit("'") + raw + pl.lit("'")
+
+
+def _is_empty(raw: pl.Expr) -> pl.Expr:
+    return raw.is_null() | (raw.str.strip_chars() == "")
+
+
+def _bounds_error(value: pl.Expr, column: Column, what: str) -> pl.Expr | None:
+    checks: list[tuple[pl.Expr, str]] = []
+    if column.low is not None:
+        checks.append((value < column.low, f"{what} below {column.low:g}"))
+    if column.high is not None:
+        checks.append((value > column.high, f"{what} above {column.high:g}"))
+    if not checks:
+        return None
+    expr = pl.when(checks[0][0]).then(pl.lit(checks[0][1]) + pl.lit(" (") + value.cast(
+        pl.String) + pl.lit(")"))
+    for condition, message in checks[1:]:
+        expr = expr.when(condition).then(
+            pl.lit(message) + pl.lit(" (") + value.cast(pl.String) + pl.lit(")")
+        )
+    return expr.otherwise(None)
+
+
+def _parse_column(column: Column, arms: Sequence[str] | None) -> tuple[pl.Expr, pl.Expr]:
+    """(parsed value, error message or null) expressions for one column."""
+    raw = pl.col(column.name)
+    empty = _is_empty(raw)
+    value: pl.Expr
+    invalid: pl.Expr | None
+    if column.kind in ("id", "text"):
+        value, invalid = raw, None
+    elif column.kind == "date":
+        parsed = raw.str.to_date("%Y-%m-%d", strict=False)
+        value = parsed
+        bad = parsed.is_null() | ~raw.str.contains(_ISO_DATE)
+        invalid = pl.when(bad).then(
+            pl.lit("unparseable date ") + _quoted(raw) + pl.lit(" (expected YYYY-MM-DD)")
+        )
+    elif column.kind in ("number", "integer"):
+        value = raw.cast(pl.Float64, strict=False)
+        what = "count" if column.name == "count" else column.name
+        bounds = _bounds_error(value, column, what)
+        kind_word = "integer" if column.kind == "integer" else "number"
+        expr = pl.when(value.is_null()).then(
+            pl.lit(f"unparseable {kind_word} ") + _quoted(raw)
+        ).when(~value.is_finite()).then(pl.lit(f"non-finite {what} ") + _quoted(raw))
+        if column.kind == "integer":
+            expr = expr.when(value != value.floor()).then(
+                pl.lit("not a whole number ") + _quoted(raw)
+            )
+        invalid = expr.otherwise(bounds if bounds is not None else pl.lit(None))
+        if column.kind == "integer":
+            value = value.cast(pl.Int64, strict=False)
+    elif column.kind == "boolean":
+        lowered = raw.str.to_lowercase()
+        value = lowered == "true"
+        invalid = pl.when(~lowered.is_in(["true", "false"])).then(
+            pl.lit("expected true or false, found ") + _quoted(raw)
+        )
+    elif column.kind == "sex":
+        value = raw
+        invalid = pl.when(~raw.is_in(["M", "F"])).then(
+            pl.lit("expected M or F, found ") + _quoted(raw)
+        )
+    elif column.kind == "arm":
+        value = raw
+        if arms is None:
+            invalid = None
+        else:
+            known = ", ".join(arms)
+            invalid = pl.when(~raw.is_in(list(arms))).then(
+                pl.lit("unknown arm code ") + _quoted(raw) + pl.lit(f" (protocol arms: {known})")
+            )
+    else:  # pragma: no cover - the schema only uses the kinds above
+        raise AssertionError(column.kind)
+
+    empty_message = f"empty {column.name}" if column.required else None
+    error = pl.when(empty).then(pl.lit(empty_message, dtype=pl.String))
+    if invalid is not None:
+        error = error.otherwise(invalid)
+    else:
+        error = error.otherwise(pl.lit(None, dtype=pl.String))
+    value = pl.when(empty).then(None).otherwise(value)
+    return value.alias(column.name), error.alias(_ERR + column.name)
+
+
+def _problems_from(frame: pl.DataFrame, table: str, columns: Sequence[str]) -> list[Problem]:
+    problems: list[Problem] = []
+    for name in columns:
+        errors = frame.filter(pl.col(_ERR + name).is_not_null()).select(LINE, _ERR + name)
+        problems.extend(
+            Problem(table, line, name, message) for line, message in errors.iter_rows()
+        )
+    return problems
+
+
+def parse_table(
+    table: Table, raw: pl.DataFrame, arms: Sequence[str] | None
+) -> tuple[pl.DataFrame, list[Problem]]:
+    """Typed frame (all rows, failing cells null) plus the problems of each cell.
+
+    The returned frame has a boolean ``__ok`` column: every cell of the row parsed.
+    """
+    missing = [c.name for c in table.columns if c.required and c.name not in raw.columns]
+    if missing:
+        problems = [Problem(table.name, 1, name, "missing required column") for name in missing]
+        return raw.clear(), problems
+    absent_optional = [c.name for c in table.columns if c.name not in raw.columns]
+    raw = raw.with_columns(pl.lit(None, dtype=pl.String).alias(name) for name in absent_optional)
+    expressions = [_parse_column(column, arms) for column in table.columns]
+    errors = [error for _, error in expressions]
+    parsed = raw.with_columns(errors).with_columns(value for value, _ in expressions)
+    problems = _problems_from(parsed, table.name, table.column_names)
+    ok = pl.all_horizontal([pl.col(e.meta.output_name()).is_null() for e in errors])
+    parsed = parsed.with_columns(ok.alias("__ok")).drop([e.meta.output_name() for e in errors])
+    return parsed, problems
+
+
+def subject_problems(subjects: pl.DataFrame) -> list[Problem]:
+    """Duplicate subject ids and treatment starts before randomization."""
+    problems = _repeat_problems(
+        subjects.filter(pl.col("subject_id").is_not_null()),
+        "subjects",
+        ["subject_id"],
+        lambda row: f"duplicate subject_id '{row['subject_id']}' (first at line {row['first']})",
+        column="subject_id",
+    )
+    early = subjects.filter(pl.col("treatment_start_date") < pl.col("randomization_date"))
+    problems.extend(
+        Problem(
+            "subjects",
+            row[LINE],
+            "treatment_start_date",
+            f"treatment_start_date {row['treatment_start_date']} is before "
+            f"randomization_date {row['randomization_date']}",
+        )
+        for row in early.iter_rows(named=True)
+    )
+    return problems
+
+
+def _repeat_problems(
+    frame: pl.DataFrame,
+    table: str,
+    key: list[str],
+    message: Callable[[dict[str, Any]], str],
+    column: str | None = None,
+    severity: Severity = "error",
+) -> list[Problem]:
+    """One problem at every record after the first of each group sharing ``key``.
+
+    ``message`` receives the record's values plus ``first`` (the first record's line)
+    and ``first_<column>`` for every column (the first record's values).
+    """
+    others = [c for c in frame.columns if c != LINE]
+    ranked = (
+        frame.sort(LINE)
+        .with_columns(
+            pl.col(LINE).first().over(key).alias("first"),
+            *(pl.col(c).first().over(key).alias(f"first_{c}") for c in others),
+        )
+        .filter(pl.col(LINE) != pl.col("first"))
+    )
+    return [
+        Problem(table, row[LINE], column, message(row), severity)
+        for row in ranked.iter_rows(named=True)
+    ]
+
+
+def _number(value: object) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def record_problems(
+    table: Table, frame: pl.DataFrame, subject_ids: pl.Series
+) -> tuple[pl.DataFrame, list[Problem]]:
+    """Orphan records, conflicting values, and identical repeats (warned, used once).
+
+    Returns the frame without the repeats (first occurrence kept) and the problems.
+    """
+    values = list(table.column_names)
+    orphan = frame.filter(
+        pl.col("subject_id").is_not_null() & ~pl.col("subject_id").is_in(subject_ids.implode())
+    )
+    problems = [
+        Problem(table.name, line, "subject_id", f"subject_id '{sid}' is not in subjects")
+        for line, sid in orphan.select(LINE, "subject_id").iter_rows()
+    ]
+    valid = frame.filter(pl.col("__ok")).select(LINE, *values)
+    if table.key:
+        value = next(c for c in values if c not in table.key)
+        distinct = valid.unique(subset=values, keep="first", maintain_order=True)
+        problems += _repeat_problems(
+            distinct,
+            table.name,
+            list(table.key),
+            lambda row: f"conflicting {value} {_number(row[value])} for subject "
+            f"'{row['subject_id']}' on {row[table.key[1]]} (line {row['first']} has "
+            f"{_number(row['first_' + value])})",
+            column=value,
+        )
+    problems += _repeat_problems(
+        valid,
+        table.name,
+        values,
+        lambda row: f"identical repeated record (first at line {row['first']}); used once",
+        severity="warning",
+    )
+    return frame.unique(subset=values, keep="first", maintain_order=True), problems
+
+
+def after_last_contact(
+    table: str, frame: pl.DataFrame, subjects: pl.DataFrame
+) -> list[Problem]:
+    date_column = DATE_COLUMN[table]
+    joined = frame.join(
+        subjects.select("subject_id", "last_contact_date").filter(
+            pl.col("last_contact_date").is_not_null()
+        ),
+        on="subject_id",
+        how="inner",
+    ).filter(pl.col(date_column) > pl.col("last_contact_date"))
+    return [
+        Problem(
+            table,
+            row[LINE],
+            date_column,
+            f"record dated {row[date_column]} is after last_contact_date "
+            f"{row['last_contact_date']} of subject '{row['subject_id']}'",
+            "warning",
+        )
+        for row in joined.sort(LINE).iter_rows(named=True)
+    ]
+
+
+TABLE_ORDER = tuple(TABLES)

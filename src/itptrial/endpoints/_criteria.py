@@ -1,0 +1,104 @@
+"""Criteria on one observation day: the building blocks of every endpoint rule.
+
+Each criterion is a polars expression over columns named by :class:`Obs`, so the same
+rule is evaluated on the full observation table (millions of rows) and on the few
+subject-level rows that explanations describe.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+from itptrial.protocol import EndpointParameters
+
+SUBJECT = "subject_id"
+
+
+@dataclass(frozen=True)
+class Obs:
+    """Column names describing one observation day (defaults: the observation table)."""
+
+    t: str = "t"
+    count: str = "count"
+    bleed_grade: str = "bleed_grade"  # worst WHO grade >= BLEEDING_GRADE that day, or null
+    baseline: str = "baseline_count"
+    rescue_day: str = "rescue_day"  # t_r: earliest rescue start, null when none
+
+    def prefixed(self, prefix: str) -> Obs:
+        """The columns of a subject-level event (``<prefix>_day`` and so on)."""
+        return Obs(f"{prefix}_day", f"{prefix}_count", f"{prefix}_bleed_grade")
+
+
+def has_count(o: Obs = Obs()) -> pl.Expr:
+    return pl.col(o.count).is_not_null()
+
+
+def bled(o: Obs = Obs()) -> pl.Expr:
+    """Bleeding at or above BLEEDING_GRADE that day (the table keeps only those)."""
+    return pl.col(o.bleed_grade).is_not_null()
+
+
+def before_rescue(o: Obs = Obs()) -> pl.Expr:
+    return pl.col(o.rescue_day).is_null() | (pl.col(o.t) < pl.col(o.rescue_day))
+
+
+def at_least_level(level: float, o: Obs = Obs()) -> pl.Expr:
+    return pl.col(o.count) >= level
+
+
+def at_least_fold(p: EndpointParameters, o: Obs = Obs()) -> pl.Expr:
+    return pl.col(o.count) >= p.fold * pl.col(o.baseline)
+
+
+def qualifies(level: float, p: EndpointParameters, o: Obs = Obs()) -> pl.Expr:
+    """endpoints.md: count >= L, >= FOLD x baseline, no bleeding that day, before rescue."""
+    return (
+        has_count(o)
+        & (pl.col(o.t) >= 1)  # baseline-period rows share the table but never qualify
+        & at_least_level(level, o)
+        & at_least_fold(p, o)
+        & ~bled(o)
+        & before_rescue(o)
+    ).fill_null(False)
+
+
+def _runs(flag: str) -> pl.Expr:
+    """Id of the run of equal consecutive ``flag`` values within each subject."""
+    changed = pl.col(flag) != pl.col(flag).shift(1).over(SUBJECT)
+    return changed.fill_null(True).cum_sum().over(SUBJECT)
+
+
+def observation_flags(p: EndpointParameters) -> list[list[pl.Expr]]:
+    """Named per-observation flags, as successive ``with_columns`` stages.
+
+    Rows must be sorted by subject and day and carry ``baseline_count``.
+
+    - ``qualifies_response`` / ``qualifies_complete``: :func:`qualifies` at each level.
+    - ``confirmed_response`` / ``confirmed_complete``: the observation starts a confirmed
+      run: it qualifies and a later qualifying observation >= CONFIRM_DAYS later has every
+      observation in between qualifying. Within a run of consecutive qualifying
+      observations the best confirmer is the run's last one, so the rule reduces to
+      ``qualifies and (run end - t) >= CONFIRM_DAYS``.
+    - ``confirmed_loss``: it fails RESPONSE_LEVEL and so do the next LOSS_CONFIRM - 1
+      observations, i.e. its run of failing observations has that many left.
+    """
+    levels = {"response": p.response_level, "complete": p.complete_level}
+    stages: list[list[pl.Expr]] = [
+        [qualifies(level, p).alias(f"qualifies_{name}") for name, level in levels.items()]
+        + [(~qualifies(p.response_level, p)).alias("fails_response")],
+        [_runs(f"qualifies_{name}").alias(f"run_{name}") for name in levels]
+        + [_runs("fails_response").alias("run_fails")],
+    ]
+    confirmed = [
+        (pl.col(f"qualifies_{name}") & (
+            pl.col("t").max().over(SUBJECT, f"run_{name}") - pl.col("t") >= p.confirm_days
+        )).alias(f"confirmed_{name}")
+        for name in levels
+    ]
+    in_run = [SUBJECT, "run_fails"]
+    left_in_run = pl.len().over(in_run) - pl.int_range(pl.len()).over(in_run)
+    loss = (pl.col("fails_response") & (left_in_run >= p.loss_confirm)).alias("confirmed_loss")
+    stages.append([*confirmed, loss])
+    return stages
