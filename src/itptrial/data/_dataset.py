@@ -91,7 +91,8 @@ def _no_baseline_warnings(subjects: pl.DataFrame, platelets: pl.DataFrame,
 def dataset_from_raw(raw: RawSource, protocol: Protocol | None) -> Dataset:
     """Parse and check raw text tables; raise :class:`InputError` listing every error."""
     problems = list(raw.problems)
-    for table in SCHEMA:
+    unreadable = any(p.where == raw.location for p in problems)
+    for table in () if unreadable else SCHEMA:
         if table.required and table.name not in raw.tables and not any(
             p.where == table.name for p in problems
         ):

@@ -1,0 +1,166 @@
+"""The ``itptrial`` command line: a thin layer over the package's public functions.
+
+Exit codes (docs/interface.md): 0 success, 2 invalid input or arguments (every problem
+listed on stderr as ``where:line:column: message``), 1 internal error.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterable
+from functools import wraps
+from pathlib import Path
+from typing import Annotated, ParamSpec, TypeVar
+
+import typer
+from rich.console import Console
+
+from itptrial._errors import InputError, Problem
+from itptrial._version import __version__
+
+app = typer.Typer(
+    name="itptrial",
+    help="Run and analyse randomized trials in immune thrombocytopenia (ITP).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+protocol_app = typer.Typer(help="Show and check protocols.", no_args_is_help=True)
+app.add_typer(protocol_app, name="protocol")
+
+stdout = Console(highlight=False, soft_wrap=True)
+stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+ProtocolOption = Annotated[
+    str,
+    typer.Option("--protocol", "-p", help="Preset name (target020, iwg2009) or TOML path."),
+]
+DataArgument = Annotated[
+    Path, typer.Argument(help="Dataset folder (CSV/Parquet tables) or DuckDB file.")
+]
+
+
+def _print_problems(problems: Iterable[Problem]) -> None:
+    for problem in problems:
+        prefix = "warning: " if problem.severity == "warning" else ""
+        stderr.print(f"{prefix}{problem}", markup=False)
+
+
+def reports_input_errors(command: Callable[P, R]) -> Callable[P, R]:
+    """Turn :class:`InputError` into the listed problems and exit code 2."""
+
+    @wraps(command)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return command(*args, **kwargs)
+        except InputError as error:
+            errors = [p for p in error.problems if p.severity == "error"]
+            where = f" in {error.source}" if error.source else ""
+            stderr.print(f"error: {len(errors)} problem(s){where}:", markup=False)
+            _print_problems(error.problems)
+            raise typer.Exit(2) from None
+
+    return wrapper
+
+
+def _load(data: Path, protocol_spec: str):  # type: ignore[no-untyped-def]
+    from itptrial.data import load_dataset
+    from itptrial.protocol import load_protocol
+
+    protocol = load_protocol(protocol_spec)
+    dataset = load_dataset(data, protocol)
+    _print_problems(dataset.warnings)
+    return dataset, protocol
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        stdout.print(f"itptrial {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version_callback, is_eager=True,
+                           help="Show the version and exit.")
+    ] = False,
+) -> None:
+    """Run and analyse randomized trials in immune thrombocytopenia (ITP)."""
+
+
+@app.command()
+@reports_input_errors
+def validate(data: DataArgument, protocol: ProtocolOption = "target020") -> None:
+    """Check a dataset against the schema (docs/data.md); list every problem."""
+    dataset, _ = _load(data, protocol)
+    subjects, counts = dataset.subjects.height, dataset.platelets.height
+    stdout.print(
+        f"valid: {data} ({subjects} subjects, {counts} platelet counts, "
+        f"{len(dataset.warnings)} warning(s))",
+        markup=False,
+    )
+
+
+@app.command()
+@reports_input_errors
+def adjudicate(
+    data: DataArgument,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output .csv or .parquet file.")],
+    protocol: ProtocolOption = "target020",
+) -> None:
+    """Adjudicate every subject's endpoints (docs/endpoints.md) into one table."""
+    from itptrial.endpoints import adjudicate as run_adjudication
+    from itptrial.endpoints import write_endpoints
+    from itptrial.endpoints._write import OUTPUT_FORMATS
+
+    if out.suffix.lower() not in OUTPUT_FORMATS:
+        message = "output must end in .csv or .parquet"
+        raise InputError([Problem(str(out), None, "--out", message)])
+    dataset, protocol_obj = _load(data, protocol)
+    endpoints = run_adjudication(dataset, protocol_obj)
+    write_endpoints(endpoints, out)
+    responders = int(endpoints["initial_response"].sum())
+    sustained = int(endpoints["sustained_response_6m"].sum())
+    stdout.print(
+        f"wrote {out}: {endpoints.height} subjects, {responders} initial responders, "
+        f"{sustained} sustained responders at 6 months",
+        markup=False,
+    )
+
+
+@protocol_app.command("show")
+@reports_input_errors
+def protocol_show(
+    name: Annotated[str, typer.Argument(help="Preset name or TOML path.")] = "target020",
+) -> None:
+    """Print a preset's TOML text, or the fully resolved settings of a protocol file."""
+    from itptrial.protocol import PRESETS, load_protocol, preset_text
+
+    if name in PRESETS:
+        stdout.print(preset_text(name), markup=False)
+        return
+    stdout.print_json(load_protocol(name).model_dump_json())
+
+
+def main() -> None:
+    """Console entry point: no tracebacks for users (set ITPTRIAL_DEBUG=1 to see them)."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        stderr.print("interrupted")
+        sys.exit(130)
+    except Exception as exc:  # internal error: exit 1 with a one-line message
+        if os.environ.get("ITPTRIAL_DEBUG"):
+            raise
+        stderr.print(f"internal error: {type(exc).__name__}: {exc}", markup=False)
+        stderr.print("set ITPTRIAL_DEBUG=1 to see the traceback", markup=False)
+        sys.exit(1)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
