@@ -32,14 +32,21 @@ def tables(subjects: list[Subject]) -> dict[str, pl.DataFrame]:
         return s.day0 + dt.timedelta(days=t)
 
     rows: dict[str, list[dict[str, object]]] = {
-        "subjects": [], "platelets": [], "bleeding": [], "rescue": []
+        "subjects": [],
+        "platelets": [],
+        "bleeding": [],
+        "rescue": [],
     }
     for s in subjects:
-        rows["subjects"].append({
-            "subject_id": s.subject_id, "site_id": "S01", "arm": s.arm,
-            "randomization_date": s.day0 - dt.timedelta(days=s.randomized_days_before),
-            "treatment_start_date": s.day0 if s.treated else None,
-        })
+        rows["subjects"].append(
+            {
+                "subject_id": s.subject_id,
+                "site_id": "S01",
+                "arm": s.arm,
+                "randomization_date": s.day0 - dt.timedelta(days=s.randomized_days_before),
+                "treatment_start_date": s.day0 if s.treated else None,
+            }
+        )
         rows["platelets"] += [
             {"subject_id": s.subject_id, "date": date(s, t), "count": float(c)}
             for t, c in s.counts.items()
@@ -53,14 +60,23 @@ def tables(subjects: list[Subject]) -> dict[str, pl.DataFrame]:
             for t, r in s.rescue.items()
         ]
     schemas = {
-        "subjects": {"subject_id": pl.String, "site_id": pl.String, "arm": pl.String,
-                     "randomization_date": pl.Date, "treatment_start_date": pl.Date},
+        "subjects": {
+            "subject_id": pl.String,
+            "site_id": pl.String,
+            "arm": pl.String,
+            "randomization_date": pl.Date,
+            "treatment_start_date": pl.Date,
+        },
         "platelets": {"subject_id": pl.String, "date": pl.Date, "count": pl.Float64},
         "bleeding": {"subject_id": pl.String, "date": pl.Date, "who_grade": pl.Int64},
         "rescue": {"subject_id": pl.String, "start_date": pl.Date, "treatment": pl.String},
     }
-    return {name: pl.DataFrame(r, schema=schemas[name], orient="row") if r else
-            pl.DataFrame(schema=schemas[name]) for name, r in rows.items()}
+    return {
+        name: pl.DataFrame(r, schema=schemas[name], orient="row")
+        if r
+        else pl.DataFrame(schema=schemas[name])
+        for name, r in rows.items()
+    }
 
 
 def dataset(subjects: list[Subject], protocol: Protocol | None = None) -> Dataset:

@@ -57,15 +57,22 @@ class Dataset:
 
 def _empty_typed(name: str) -> pl.DataFrame:
     dtypes = {
-        "id": pl.String, "text": pl.String, "date": pl.Date, "number": pl.Float64,
-        "integer": pl.Int64, "boolean": pl.Boolean, "sex": pl.String, "arm": pl.String,
+        "id": pl.String,
+        "text": pl.String,
+        "date": pl.Date,
+        "number": pl.Float64,
+        "integer": pl.Int64,
+        "boolean": pl.Boolean,
+        "sex": pl.String,
+        "arm": pl.String,
     }
     schema = {c.name: dtypes[c.kind] for c in TABLES[name].columns}
     return pl.DataFrame(schema={**schema, LINE: pl.Int64})
 
 
-def _no_baseline_warnings(subjects: pl.DataFrame, platelets: pl.DataFrame,
-                          window: int) -> list[Problem]:
+def _no_baseline_warnings(
+    subjects: pl.DataFrame, platelets: pl.DataFrame, window: int
+) -> list[Problem]:
     treated = subjects.filter(pl.col("treatment_start_date").is_not_null())
     baseline = (
         platelets.join(treated.select("subject_id", "treatment_start_date"), on="subject_id")
@@ -93,8 +100,10 @@ def dataset_from_raw(raw: RawSource, protocol: Protocol | None) -> Dataset:
     problems = list(raw.problems)
     unreadable = any(p.where == raw.location for p in problems)
     for table in () if unreadable else SCHEMA:
-        if table.required and table.name not in raw.tables and not any(
-            p.where == table.name for p in problems
+        if (
+            table.required
+            and table.name not in raw.tables
+            and not any(p.where == table.name for p in problems)
         ):
             problems.append(Problem(table.name, None, None, "missing required table"))
     arms = protocol.arm_codes if protocol is not None else None
@@ -104,20 +113,22 @@ def dataset_from_raw(raw: RawSource, protocol: Protocol | None) -> Dataset:
             frame, cell_problems = parse_table(table, raw.tables[table.name], arms)
             problems += cell_problems
             typed[table.name] = frame
-    if "subjects" in typed and "__ok" in typed["subjects"].columns:
-        subjects = typed["subjects"]
-        problems += subject_problems(subjects)
-        ids = subjects.get_column("subject_id").drop_nulls()
-        for name, frame in list(typed.items()):
-            if name != "subjects" and "__ok" in frame.columns:
-                typed[name], found = record_problems(TABLES[name], frame, ids)
-                problems += found
+    # Conflicts and repeats are checked in every table read; orphans only against a
+    # subjects table that lists every subject (present, with subject_id, all lines read).
+    ids = None
+    if "subjects" in typed:
+        problems += subject_problems(typed["subjects"])
+        if "subject_id" in raw.tables["subjects"].columns and "subjects" not in raw.incomplete:
+            ids = typed["subjects"].get_column("subject_id").drop_nulls()
+    for name, frame in list(typed.items()):
+        if name != "subjects":
+            typed[name], found = record_problems(TABLES[name], frame, ids)
+            problems += found
     errors = [p for p in problems if p.severity == "error"]
     if errors:
         raise InputError(problems, source=raw.location)
     tables = {
-        name: typed[name].drop("__ok") if name in typed else _empty_typed(name)
-        for name in TABLES
+        name: typed[name].drop("__ok") if name in typed else _empty_typed(name) for name in TABLES
     }
     warnings = [p for p in problems if p.severity == "warning"]
     for name in DATE_COLUMN:

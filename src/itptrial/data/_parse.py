@@ -29,20 +29,18 @@ def _is_empty(raw: pl.Expr) -> pl.Expr:
     return raw.is_null() | (raw.str.strip_chars() == "")
 
 
-def _bounds_error(value: pl.Expr, column: Column, what: str) -> pl.Expr | None:
+def _bounds_error(value: pl.Expr, raw: pl.Expr, column: Column, what: str) -> pl.Expr | None:
+    """Out-of-range message, quoting the cell as written (``count above 5000: '5001'``)."""
     checks: list[tuple[pl.Expr, str]] = []
     if column.low is not None:
-        checks.append((value < column.low, f"{what} below {column.low:g}"))
+        checks.append((value < column.low, f"{what} below {column.low:g}: "))
     if column.high is not None:
-        checks.append((value > column.high, f"{what} above {column.high:g}"))
+        checks.append((value > column.high, f"{what} above {column.high:g}: "))
     if not checks:
         return None
-    expr = pl.when(checks[0][0]).then(pl.lit(checks[0][1]) + pl.lit(" (") + value.cast(
-        pl.String) + pl.lit(")"))
+    expr = pl.when(checks[0][0]).then(pl.lit(checks[0][1]) + _quoted(raw))
     for condition, message in checks[1:]:
-        expr = expr.when(condition).then(
-            pl.lit(message) + pl.lit(" (") + value.cast(pl.String) + pl.lit(")")
-        )
+        expr = expr.when(condition).then(pl.lit(message) + _quoted(raw))
     return expr.otherwise(None)
 
 
@@ -64,11 +62,14 @@ def _parse_column(column: Column, arms: Sequence[str] | None) -> tuple[pl.Expr, 
     elif column.kind in ("number", "integer"):
         value = raw.cast(pl.Float64, strict=False)
         what = "count" if column.name == "count" else column.name
-        bounds = _bounds_error(value, column, what)
+        bounds = _bounds_error(value, raw, column, what)
         kind_word = "integer" if column.kind == "integer" else "number"
-        expr = pl.when(value.is_null()).then(
-            pl.lit(f"unparseable {kind_word} ") + _quoted(raw)
-        ).when(~value.is_finite()).then(pl.lit(f"non-finite {what} ") + _quoted(raw))
+        expr = (
+            pl.when(value.is_null())
+            .then(pl.lit(f"unparseable {kind_word} ") + _quoted(raw))
+            .when(~value.is_finite())
+            .then(pl.lit(f"non-finite {what} ") + _quoted(raw))
+        )
         if column.kind == "integer":
             expr = expr.when(value != value.floor()).then(
                 pl.lit("not a whole number ") + _quoted(raw)
@@ -113,9 +114,7 @@ def _problems_from(frame: pl.DataFrame, table: str, columns: Sequence[str]) -> l
     problems: list[Problem] = []
     for name in columns:
         errors = frame.filter(pl.col(_ERR + name).is_not_null()).select(LINE, _ERR + name)
-        problems.extend(
-            Problem(table, line, name, message) for line, message in errors.iter_rows()
-        )
+        problems.extend(Problem(table, line, name, message) for line, message in errors.iter_rows())
     return problems
 
 
@@ -125,18 +124,26 @@ def parse_table(
     """Typed frame (all rows, failing cells null) plus the problems of each cell.
 
     The returned frame has a boolean ``__ok`` column: every cell of the row parsed.
+    A missing required column is reported once (at line 1) and the columns present are
+    still checked cell by cell, so one run lists every problem; no row of such a table
+    is ``__ok``, which keeps it out of the cross-record checks.
     """
     missing = [c.name for c in table.columns if c.required and c.name not in raw.columns]
-    if missing:
-        problems = [Problem(table.name, 1, name, "missing required column") for name in missing]
-        return raw.clear(), problems
-    absent_optional = [c.name for c in table.columns if c.name not in raw.columns]
-    raw = raw.with_columns(pl.lit(None, dtype=pl.String).alias(name) for name in absent_optional)
-    expressions = [_parse_column(column, arms) for column in table.columns]
+    problems = [Problem(table.name, 1, name, "missing required column") for name in missing]
+    absent = [c.name for c in table.columns if c.name not in raw.columns]
+    raw = raw.with_columns(pl.lit(None, dtype=pl.String).alias(name) for name in absent)
+    expressions = []
+    for column in table.columns:
+        value, error = _parse_column(column, arms)
+        if column.name in missing:  # reported above, not as an empty cell on every line
+            error = pl.lit(None, dtype=pl.String).alias(error.meta.output_name())
+        expressions.append((value, error))
     errors = [error for _, error in expressions]
     parsed = raw.with_columns(errors).with_columns(value for value, _ in expressions)
-    problems = _problems_from(parsed, table.name, table.column_names)
+    problems += _problems_from(parsed, table.name, table.column_names)
     ok = pl.all_horizontal([pl.col(e.meta.output_name()).is_null() for e in errors])
+    if missing:
+        ok = pl.lit(False)
     parsed = parsed.with_columns(ok.alias("__ok")).drop([e.meta.output_name() for e in errors])
     return parsed, problems
 
@@ -174,16 +181,11 @@ def _repeat_problems(
 ) -> list[Problem]:
     """One problem at every record after the first of each group sharing ``key``.
 
-    ``message`` receives the record's values plus ``first`` (the first record's line)
-    and ``first_<column>`` for every column (the first record's values).
+    ``message`` receives the record's values plus ``first`` (the first record's line).
     """
-    others = [c for c in frame.columns if c != LINE]
     ranked = (
         frame.sort(LINE)
-        .with_columns(
-            pl.col(LINE).first().over(key).alias("first"),
-            *(pl.col(c).first().over(key).alias(f"first_{c}") for c in others),
-        )
+        .with_columns(pl.col(LINE).first().over(key).alias("first"))
         .filter(pl.col(LINE) != pl.col("first"))
     )
     return [
@@ -197,33 +199,48 @@ def _number(value: object) -> str:
 
 
 def record_problems(
-    table: Table, frame: pl.DataFrame, subject_ids: pl.Series
+    table: Table, frame: pl.DataFrame, subject_ids: pl.Series | None
 ) -> tuple[pl.DataFrame, list[Problem]]:
     """Orphan records, conflicting values, and identical repeats (warned, used once).
 
+    ``subject_ids`` is None when the subjects table cannot say which subjects exist
+    (missing, unreadable, or with unreadable lines): orphans are then not checked.
     Returns the frame without the repeats (first occurrence kept) and the problems.
     """
     values = list(table.column_names)
-    orphan = frame.filter(
-        pl.col("subject_id").is_not_null() & ~pl.col("subject_id").is_in(subject_ids.implode())
-    )
-    problems = [
-        Problem(table.name, line, "subject_id", f"subject_id '{sid}' is not in subjects")
-        for line, sid in orphan.select(LINE, "subject_id").iter_rows()
-    ]
+    problems: list[Problem] = []
+    if subject_ids is not None:
+        orphan = frame.filter(
+            pl.col("subject_id").is_not_null() & ~pl.col("subject_id").is_in(subject_ids.implode())
+        )
+        problems += [
+            Problem(table.name, line, "subject_id", f"subject_id '{sid}' is not in subjects")
+            for line, sid in orphan.select(LINE, "subject_id").iter_rows()
+        ]
     valid = frame.filter(pl.col("__ok")).select(LINE, *values)
     if table.key:
+        # Every record after the first of its (subject, date) whose value differs from
+        # the first record's value is a conflict; equal values are identical repeats.
         value = next(c for c in values if c not in table.key)
-        distinct = valid.unique(subset=values, keep="first", maintain_order=True)
-        problems += _repeat_problems(
-            distinct,
-            table.name,
-            list(table.key),
-            lambda row: f"conflicting {value} {_number(row[value])} for subject "
-            f"'{row['subject_id']}' on {row[table.key[1]]} (line {row['first']} has "
-            f"{_number(row['first_' + value])})",
-            column=value,
+        conflicting = (
+            valid.sort(LINE)
+            .with_columns(
+                pl.col(LINE).first().over(list(table.key)).alias("first"),
+                pl.col(value).first().over(list(table.key)).alias("first_value"),
+            )
+            .filter(pl.col(value) != pl.col("first_value"))
         )
+        problems += [
+            Problem(
+                table.name,
+                row[LINE],
+                value,
+                f"conflicting {value} {_number(row[value])} for subject "
+                f"'{row['subject_id']}' on {row[table.key[1]]} (line {row['first']} has "
+                f"{_number(row['first_value'])})",
+            )
+            for row in conflicting.iter_rows(named=True)
+        ]
     problems += _repeat_problems(
         valid,
         table.name,
@@ -234,9 +251,7 @@ def record_problems(
     return frame.unique(subset=values, keep="first", maintain_order=True), problems
 
 
-def after_last_contact(
-    table: str, frame: pl.DataFrame, subjects: pl.DataFrame
-) -> list[Problem]:
+def after_last_contact(table: str, frame: pl.DataFrame, subjects: pl.DataFrame) -> list[Problem]:
     date_column = DATE_COLUMN[table]
     joined = frame.join(
         subjects.select("subject_id", "last_contact_date").filter(

@@ -29,6 +29,9 @@ class RawSource:
     tables: dict[str, pl.DataFrame] = field(default_factory=dict)
     files: list[Path] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    # Tables with records that could not be read (ragged or non-UTF-8 lines): the rows
+    # present are checked, but the table cannot vouch for what is absent from it.
+    incomplete: set[str] = field(default_factory=set)
 
 
 def read_source(path: Path) -> RawSource:
@@ -43,111 +46,156 @@ def read_source(path: Path) -> RawSource:
     return source
 
 
-def _with_lines(frame: pl.DataFrame, lines: list[int] | None = None) -> pl.DataFrame:
-    if lines is None:
-        column = pl.int_range(2, frame.height + 2, dtype=pl.Int64, eager=True)
-    else:
-        column = pl.Series(values=lines, dtype=pl.Int64)
+def _with_lines(frame: pl.DataFrame) -> pl.DataFrame:
+    """Line = row number + 1, the first row being line 2 (Parquet, DuckDB, frames)."""
+    column = pl.int_range(2, frame.height + 2, dtype=pl.Int64, eager=True)
     return frame.with_columns(column.alias(LINE))
 
 
 def _as_text(frame: pl.DataFrame) -> pl.DataFrame:
-    """Every column as text (Parquet/DuckDB types are re-parsed like CSV text)."""
+    """Every column as text (Parquet/DuckDB types are re-parsed like CSV text).
+
+    A plain cast keeps nulls null (booleans become ``true``/``false``). Nested types
+    (lists, structs) have no text form: :class:`ValueError` names the column.
+    """
     frame = frame.rename({c: c.lstrip("\ufeff") for c in frame.columns})
-    casts = []
-    for name, dtype in frame.schema.items():
-        if dtype == pl.String:
-            continue
-        if dtype == pl.Boolean:
-            casts.append(
-                pl.when(pl.col(name)).then(pl.lit("true")).otherwise(pl.lit("false"))
-                .cast(pl.String).alias(name)
-            )
-            continue
-        casts.append(pl.col(name).cast(pl.String).alias(name))
+    nested = [name for name, dtype in frame.schema.items() if dtype.is_nested()]
+    if nested:
+        raise ValueError(f"column {nested[0]!r} has the nested type {frame.schema[nested[0]]}")
+    casts = [
+        pl.col(name).cast(pl.String).alias(name)
+        for name, dtype in frame.schema.items()
+        if dtype != pl.String
+    ]
     return frame.with_columns(casts) if casts else frame
 
 
-def _csv_record_lines(path: Path) -> list[int]:
-    """Line numbers of each record when quoted fields span lines (slow path, rare)."""
-    lines: list[int] = []
-    with path.open(newline="", encoding="utf-8") as handle:
-        reader = csv.reader(handle)
-        next(reader, None)
-        start = reader.line_num + 1
-        for _ in reader:
-            lines.append(start)
-            start = reader.line_num + 1
-    return lines
+def _decode(table: str, name: str, raw: bytes) -> tuple[str, list[Problem]]:
+    """The file's text, and one problem per line that is not valid UTF-8.
 
-
-def _field_count_problems(table: str, text: str) -> list[Problem]:
-    """Records whose field count differs from the header's (blank lines are skipped).
-
-    Vectorized for the usual unquoted file; files with quote characters, where a comma
-    or newline may sit inside a field, take the exact (slower) csv-module path.
+    Invalid bytes become U+FFFD so the remaining lines can still be checked; only the
+    (few) lines holding U+FFFD are re-checked one by one against the original bytes.
     """
-    if '"' in text:
-        return _field_count_problems_quoted(table, text)
+    try:
+        return raw.decode("utf-8"), []
+    except UnicodeDecodeError:
+        pass
+    text = raw.decode("utf-8", errors="replace")
+    lines = pl.Series(text.split("\n"), dtype=pl.String)
+    candidates = lines.str.contains("\ufffd", literal=True).arg_true().to_list()
+    raw_lines = raw.split(b"\n")
+    problems = []
+    for index in candidates:
+        try:
+            raw_lines[index].decode("utf-8")
+        except UnicodeDecodeError:
+            message = f"not valid UTF-8 ({name}); save the file as UTF-8"
+            problems.append(Problem(table, index + 1, None, message))
+    return text, problems
+
+
+@dataclass
+class _Records:
+    """Where each CSV record starts, which are blank lines, and which are ragged."""
+
+    starts: list[int] | pl.Series
+    blank: list[bool] | pl.Series
+    problems: list[Problem]
+
+
+def _field_count(expected: int, found: int) -> str:
+    return f"expected {expected} fields as in the header, found {found}"
+
+
+def _records(table: str, text: str) -> _Records:
+    """Record start lines, blank lines and field-count problems (blank lines skipped).
+
+    Vectorized when every record is one line (quoted fields are blanked out before
+    commas are counted); a file with a quoted field spanning lines takes the exact
+    (slower) csv-module path.
+    """
     lines = pl.Series("line", text.split("\n"), dtype=pl.String).str.strip_suffix("\r")
-    commas = lines.str.count_matches(",", literal=True)
+    if text.endswith("\n"):
+        lines = lines.head(-1)  # the empty string after the final newline is no line
+    fields = lines
+    if '"' in text:
+        if (lines.str.count_matches('"', literal=True) % 2 != 0).any():
+            return _records_quoted(table, text)
+        fields = lines.str.replace_all(r'"[^"]*"', "")
+    commas = fields.str.count_matches(",", literal=True)
     expected = commas[0]
     frame = pl.DataFrame({"commas": commas, "blank": lines.str.len_bytes() == 0})
-    frame = frame.with_row_index("line", offset=1).filter(
-        ~pl.col("blank") & (pl.col("commas") != expected)
-    )
-    return [
-        Problem(table, line, None, f"expected {expected + 1} fields as in the header, "
-                f"found {count + 1}")
-        for line, count in zip(frame["line"], frame["commas"], strict=True)
+    frame = frame.with_row_index("line", offset=1).slice(1)
+    ragged = frame.filter(~pl.col("blank") & (pl.col("commas") != expected))
+    problems = [
+        Problem(table, line, None, _field_count(expected + 1, count + 1))
+        for line, count in zip(ragged["line"], ragged["commas"], strict=True)
     ]
+    return _Records(frame["line"].cast(pl.Int64), frame["blank"], problems)
 
 
-def _field_count_problems_quoted(table: str, text: str) -> list[Problem]:
+def _records_quoted(table: str, text: str) -> _Records:
     reader = csv.reader(io.StringIO(text, newline=""))
     header = next(reader, [])
+    starts: list[int] = []
+    blank: list[bool] = []
     problems = []
+    start = reader.line_num + 1
     for record in reader:
+        starts.append(start)
+        blank.append(not record)
         if record and len(record) != len(header):
-            message = f"expected {len(header)} fields as in the header, found {len(record)}"
-            problems.append(Problem(table, reader.line_num, None, message))
-    return problems
+            problems.append(Problem(table, start, None, _field_count(len(header), len(record))))
+        start = reader.line_num + 1
+    return _Records(starts, blank, problems)
 
 
-def _read_csv(table: str, path: Path) -> tuple[pl.DataFrame | None, list[Problem]]:
+def _read_csv(table: str, path: Path) -> tuple[pl.DataFrame | None, list[Problem], bool]:
+    """The records as text, the problems, and whether some records could not be read.
+
+    Records on ragged or non-UTF-8 lines are reported and left out; the others are
+    still returned so that every problem of the file is found in one run.
+    """
     raw = path.read_bytes()
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        return None, [Problem(table, line, None, f"not valid UTF-8 ({path.name})")]
+    text, problems = _decode(table, path.name, raw)
     if not text.strip():
-        return None, [Problem(table, 1, None, f"empty file: no header row ({path.name})")]
-    ragged = _field_count_problems(table, text)
-    if ragged:
-        return None, ragged
+        return None, [Problem(table, 1, None, f"empty file: no header row ({path.name})")], False
+    data = text.encode("utf-8") if problems else raw  # invalid bytes replaced by U+FFFD
     try:
-        frame = pl.read_csv(io.BytesIO(raw), infer_schema=False, raise_if_empty=False)
-    except (pl.exceptions.PolarsError, ValueError) as exc:
+        records = _records(table, text)
+        problems += records.problems
+        frame = pl.read_csv(
+            io.BytesIO(data),
+            infer_schema=False,
+            raise_if_empty=False,
+            truncate_ragged_lines=True,
+        )
+        frame = _as_text(frame)
+        if frame.height != len(records.starts):
+            raise ValueError("records could not be delimited (check the quotes)")
+    except (pl.exceptions.PolarsError, ValueError, csv.Error) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        return None, [Problem(table, None, None, f"cannot read {path.name}: {first}")]
-    frame = _as_text(frame)
-    multiline = '"' in text and any(
-        frame.get_column(c).str.contains("\n", literal=True).any() for c in frame.columns
-    )
-    frame = _with_lines(frame, _csv_record_lines(path) if multiline else None)
+        problems.append(Problem(table, None, None, f"cannot read {path.name}: {first}"))
+        return None, problems, True
+    starts = pl.Series(LINE, records.starts, dtype=pl.Int64)
+    bad = [p.line for p in problems if p.line is not None and p.line > 1]
+    # The record holding each bad line (a quoted record may span several lines).
+    holders = starts.search_sorted(pl.Series(bad, dtype=pl.Int64), side="right").cast(pl.Int64)
+    holders -= 1
+    dropped = starts.gather(holders.filter(holders >= 0))
+    frame = frame.with_columns(starts, pl.Series("__blank", records.blank, dtype=pl.Boolean))
     # A blank line is not a record (polars reads it as a row of nulls): skip it.
-    data_columns = [c for c in frame.columns if c != LINE]
-    return frame.filter(~pl.all_horizontal(pl.col(data_columns).is_null())), []
+    frame = frame.filter(~pl.col("__blank") & ~pl.col(LINE).is_in(dropped.implode()))
+    return frame.drop("__blank"), problems, bool(problems)
 
 
 def _read_parquet(table: str, path: Path) -> tuple[pl.DataFrame | None, list[Problem]]:
     try:
-        frame = pl.read_parquet(path)
+        frame = _as_text(pl.read_parquet(path))
     except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         return None, [Problem(table, None, None, f"cannot read {path.name}: {first}")]
-    return _with_lines(_as_text(frame)), []
+    return _with_lines(frame), []
 
 
 def _duplicate_header_problem(table: str, path: Path) -> Problem | None:
@@ -179,7 +227,9 @@ def _read_folder(folder: Path) -> RawSource:
             if duplicate is not None:
                 source.problems.append(duplicate)
                 continue
-            frame, problems = _read_csv(name, path)
+            frame, problems, incomplete = _read_csv(name, path)
+            if incomplete:
+                source.incomplete.add(name)
         else:
             frame, problems = _read_parquet(name, path)
         source.problems.extend(problems)
@@ -203,10 +253,14 @@ def _read_duckdb(path: Path) -> RawSource:
         for name in TABLES:
             if name not in present:
                 continue
-            arrow = connection.execute(f'SELECT * FROM "{name}"').arrow()
-            frame = pl.from_arrow(arrow)
-            assert isinstance(frame, pl.DataFrame)
-            source.tables[name] = _with_lines(_as_text(frame))
+            try:
+                arrow = connection.sql(f'SELECT * FROM "{name}"').to_arrow_table()
+                frame = pl.from_arrow(arrow)
+                assert isinstance(frame, pl.DataFrame)
+                source.tables[name] = _with_lines(_as_text(frame))
+            except (duckdb.Error, pl.exceptions.PolarsError, ValueError) as exc:
+                first = (str(exc).strip() or type(exc).__name__).splitlines()[0]
+                source.problems.append(Problem(name, None, None, f"cannot read table: {first}"))
     finally:
         connection.close()
     return source

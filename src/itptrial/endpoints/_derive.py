@@ -43,18 +43,24 @@ def derive_endpoints(frame: pl.LazyFrame, p: EndpointParameters) -> pl.LazyFrame
         _only(evaluable, col("baseline_count")).alias("baseline_count"),
         _flag(evaluable).alias("evaluable"),
         _flag(initial).alias("initial_response"),
-        pl.when(~evaluable).then(pl.lit("NE"))
-        .when(~initial).then(pl.lit("NR"))
-        .when(col("initial_complete_day").is_not_null()).then(pl.lit("CR"))
+        pl.when(~evaluable)
+        .then(pl.lit("NE"))
+        .when(~initial)
+        .then(pl.lit("NR"))
+        .when(col("initial_complete_day").is_not_null())
+        .then(pl.lit("CR"))
         .otherwise(pl.lit("PR"))
         .alias("initial_response_category"),
         _only(evaluable, col("response_day")).alias("response_day"),
         _only(initial, _flag(relapse)).alias("relapse"),
         _only(relapse, loss_day).alias("relapse_day"),
         _flag(sustained).alias("sustained_response_6m"),
-        pl.when(~assessed).then(pl.lit("NE"))
-        .when(sustained_cr).then(pl.lit("CR"))
-        .when(sustained).then(pl.lit("PR"))
+        pl.when(~assessed)
+        .then(pl.lit("NE"))
+        .when(sustained_cr)
+        .then(pl.lit("CR"))
+        .when(sustained)
+        .then(pl.lit("PR"))
         .otherwise(pl.lit("NR"))
         .alias("sustained_response_category"),
         _only(assessed, col("sustained_day")).alias("sustained_assessment_day"),

@@ -12,53 +12,76 @@ import polars as pl
 from itptrial.data import Dataset
 from itptrial.endpoints._criteria import SUBJECT, observation_flags
 from itptrial.endpoints._derive import derive_endpoints
-from itptrial.endpoints._events import Event, endpoint_events
+from itptrial.endpoints._events import Event, endpoint_events, evaluation_stages
 from itptrial.endpoints._explain import explanation
 from itptrial.protocol import EndpointParameters, Protocol
 
 ENDPOINT_COLUMNS: tuple[str, ...] = (
-    "subject_id", "arm", "baseline_count", "evaluable", "initial_response",
-    "initial_response_category", "response_day", "relapse", "relapse_day",
-    "sustained_response_6m", "sustained_response_category", "sustained_assessment_day",
-    "ttr_days", "ttr_event", "dor_days", "dor_event", "explanation",
+    "subject_id",
+    "arm",
+    "baseline_count",
+    "evaluable",
+    "initial_response",
+    "initial_response_category",
+    "response_day",
+    "relapse",
+    "relapse_day",
+    "sustained_response_6m",
+    "sustained_response_category",
+    "sustained_assessment_day",
+    "ttr_days",
+    "ttr_event",
+    "dor_days",
+    "dor_event",
+    "explanation",
 )
 
 
-def _study_days(frame: pl.DataFrame, date_column: str, day0: pl.LazyFrame) -> pl.LazyFrame:
-    """Records of treated subjects with ``t`` = days from treatment start (Day 0)."""
+def subject_index(data: Dataset) -> pl.LazyFrame:
+    """Subjects sorted by ``subject_id`` with an integer key ``sid`` (their position)."""
+    return (
+        data.subjects.lazy()
+        .select("subject_id", "arm", pl.col("treatment_start_date").alias("day0"))
+        .sort("subject_id")
+        .with_row_index(SUBJECT)
+    )
+
+
+def _study_days(frame: pl.DataFrame, date_column: str, index: pl.LazyFrame) -> pl.LazyFrame:
+    """Records of treated subjects, keyed by ``sid``, with ``t`` = days from Day 0."""
+    treated = index.filter(pl.col("day0").is_not_null()).select(SUBJECT, "subject_id", "day0")
     return (
         frame.lazy()
-        .join(day0, on=SUBJECT, how="inner")
+        .join(treated, on="subject_id", how="inner")
         .with_columns((pl.col(date_column) - pl.col("day0")).dt.total_days().alias("t"))
     )
 
 
 def observation_table(data: Dataset, p: EndpointParameters) -> pl.LazyFrame:
     """One row per (subject, day) with a count in [-BASELINE_WINDOW, HORIZON] or
-    bleeding >= BLEEDING_GRADE in [1, HORIZON]; plus the subject's first rescue day."""
-    day0 = (
-        data.subjects.lazy()
-        .filter(pl.col("treatment_start_date").is_not_null())
-        .select(SUBJECT, pl.col("treatment_start_date").alias("day0"))
-    )
+    bleeding >= BLEEDING_GRADE in [1, HORIZON]; plus the subject's first rescue day.
+    Sorted by subject key and day."""
+    index = subject_index(data)
     counts = (
-        _study_days(data.platelets, "date", day0)
+        _study_days(data.platelets, "date", index)
         .filter(pl.col("t").is_between(-p.baseline_window, p.horizon))
         .select(SUBJECT, "t", "count")
     )
     bleeds = (
-        _study_days(data.bleeding, "date", day0)
+        _study_days(data.bleeding, "date", index)
         .filter((pl.col("who_grade") >= p.bleeding_grade) & pl.col("t").is_between(1, p.horizon))
         .group_by(SUBJECT, "t")
         .agg(pl.col("who_grade").max().alias("bleed_grade"))
     )
     rescue = (
-        _study_days(data.rescue, "start_date", day0)
+        _study_days(data.rescue, "start_date", index)
         .filter(pl.col("t") <= p.horizon)
         .sort(SUBJECT, "t", "treatment")
         .group_by(SUBJECT)
-        .agg(pl.col("t").first().alias("rescue_day"),
-             pl.col("treatment").first().alias("rescue_treatment"))
+        .agg(
+            pl.col("t").first().alias("rescue_day"),
+            pl.col("treatment").first().alias("rescue_treatment"),
+        )
     )
     return (
         counts.join(bleeds, on=[SUBJECT, "t"], how="full", coalesce=True)
@@ -67,30 +90,57 @@ def observation_table(data: Dataset, p: EndpointParameters) -> pl.LazyFrame:
     )
 
 
-def evaluate_events(
-    observations: pl.LazyFrame, events: tuple[Event, ...], p: EndpointParameters
-) -> pl.LazyFrame:
-    """Per subject: each event's day, count and bleeding grade, plus baseline and rescue."""
-    frame = observations
-    for event in events:
-        frame = frame.with_columns(event.expression(p))
-        if event.name == "baseline":  # every later rule compares with the baseline count
-            baseline = pl.col("count").filter(pl.col("t") == pl.col("baseline_day")).first()
-            frame = frame.with_columns(baseline.over(SUBJECT).alias("baseline_count"))
-            for stage in observation_flags(p):
-                frame = frame.with_columns(stage)
-    at_event = [
-        pl.col(column).filter(pl.col("t") == pl.col(event.day)).first()
-        .alias(f"{event.name}_{column}")
-        for event in events
-        if event.name != "baseline"  # its count is baseline_count, already collected
-        for column in ("count", "bleed_grade")
-    ]
-    return frame.group_by(SUBJECT).agg(
-        pl.col("baseline_count", "rescue_day", "rescue_treatment").first(),
-        *(pl.col(event.day).first() for event in events),
-        *at_event,
+def _join_results(
+    frame: pl.DataFrame,
+    results: pl.DataFrame,
+    stage: list[Event],
+    later: set[str],
+    p: EndpointParameters,
+) -> pl.DataFrame:
+    """Bring a stage's event days needed by later stages back onto the observation rows;
+    after the baseline, add ``baseline_count`` and the per-observation flags."""
+    needed = [e.name for e in stage if e.name in later]
+    if not needed:
+        return frame
+    columns = [f"{name}_day" for name in needed if name != "baseline"]
+    if "baseline" in needed:
+        columns.append("baseline_count")
+    frame = frame.join(
+        results.select(SUBJECT, *columns), on=SUBJECT, how="left", maintain_order="left"
     )
+    if "baseline" in needed:
+        for flags in observation_flags(p):
+            frame = frame.with_columns(flags)
+    return frame
+
+
+def _event_values(frame: pl.DataFrame, rows: pl.DataFrame, stage: list[Event]) -> pl.DataFrame:
+    """Each event's day, count and bleeding grade, gathered from its chosen row."""
+    values = {}
+    for event in stage:
+        chosen = rows.get_column(f"{event.name}_row")
+        for name, column in (("day", "t"), ("count", "count"), ("bleed_grade", "bleed_grade")):
+            values[f"{event.name}_{name}"] = frame.get_column(column).gather(chosen)
+    return rows.select(SUBJECT).with_columns(**values)
+
+
+def evaluate_events(
+    observations: pl.DataFrame, events: tuple[Event, ...], p: EndpointParameters
+) -> pl.DataFrame:
+    """Per subject: each event's day, count and bleeding grade, plus the first rescue.
+
+    Each dependency stage is one group-by over the (subject, day)-sorted observation
+    rows; the days that later stages use are joined back onto the rows in between.
+    """
+    later = {name for event in events for name in event.after}
+    frame = observations.with_row_index("row")
+    per_subject = frame.group_by(SUBJECT).agg(pl.col("rescue_day", "rescue_treatment").first())
+    for stage in evaluation_stages(events):
+        rows = frame.group_by(SUBJECT).agg(event.chosen_row(p) for event in stage)
+        results = _event_values(frame, rows, stage)
+        per_subject = per_subject.join(results, on=SUBJECT, how="left")
+        frame = _join_results(frame, results, stage, later, p)
+    return per_subject
 
 
 def adjudicate(data: Dataset, protocol: Protocol) -> pl.DataFrame:
@@ -101,15 +151,12 @@ def adjudicate(data: Dataset, protocol: Protocol) -> pl.DataFrame:
     """
     p = protocol.endpoints
     events = endpoint_events()
-    per_subject = evaluate_events(observation_table(data, p), events, p)
-    subjects = data.subjects.lazy().select(
-        SUBJECT, "arm", pl.col("treatment_start_date").is_not_null().alias("treated")
+    per_subject = evaluate_events(observation_table(data, p).collect(), events, p).lazy()
+    subjects = subject_index(data).select(
+        SUBJECT, "subject_id", "arm", pl.col("day0").is_not_null().alias("treated")
     )
-    joined = subjects.join(per_subject, on=SUBJECT, how="left")
+    joined = subjects.join(per_subject, on=SUBJECT, how="left", maintain_order="left")
     derived = derive_endpoints(joined, p)
     return (
-        derived.with_columns(explanation(p).alias("explanation"))
-        .select(ENDPOINT_COLUMNS)
-        .sort(SUBJECT)
-        .collect()
+        derived.with_columns(explanation(p).alias("explanation")).select(ENDPOINT_COLUMNS).collect()
     )

@@ -2,10 +2,11 @@
 
 Like admiral's ``event()`` objects, each :class:`Event` says *which* observation days
 are candidates (a condition) and *which one* is the event (first, last, closest to a
-target day, or highest count). Events are evaluated in order on the sorted observation
-table, and a later event's condition may refer to an earlier event's day column
-(``loss`` only looks after ``response``). Subject-level endpoints are then derived from
-the event days in :mod:`itptrial.endpoints._derive`.
+target day, or highest count). An event's condition may use the per-observation flags
+(``qualifies_response``, ``confirmed_response``, ...; they need the ``baseline``) or an
+earlier event's day (``loss`` only looks after ``response``); ``after`` names those
+events, and the engine evaluates events in dependency order. Subject-level endpoints
+are then derived from the event days in :mod:`itptrial.endpoints._derive`.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Literal
 
 import polars as pl
 
-from itptrial.endpoints._criteria import SUBJECT, has_count
+from itptrial.endpoints._criteria import has_count
 from itptrial.protocol import EndpointParameters
 
 Pick = Literal["first", "last", "closest", "highest"]
@@ -27,8 +28,9 @@ class Event:
     """One event per subject: the ``pick`` among observation days meeting ``where``.
 
     ``target`` is the day aimed at by ``closest`` (ties go to the later day); ``highest``
-    takes the largest count (ties go to the earlier day). The event's day lands in
-    column ``<name>_day`` (null when no day meets the condition).
+    takes the largest count (ties go to the earlier day). Per subject the event yields
+    ``<name>_day``, ``<name>_count`` and ``<name>_bleed_grade`` (null when no day meets
+    the condition). ``after`` lists the events whose results ``where`` uses.
     """
 
     name: str
@@ -36,30 +38,35 @@ class Event:
     where: Callable[[EndpointParameters], pl.Expr]
     pick: Pick = "first"
     target: Callable[[EndpointParameters], int] | None = None
+    after: tuple[str, ...] = ()
 
-    @property
-    def day(self) -> str:
-        return f"{self.name}_day"
+    def chosen_row(self, p: EndpointParameters) -> pl.Expr:
+        """Group-by aggregation: the ``row`` number of the chosen observation, or null.
 
-    def expression(self, p: EndpointParameters) -> pl.Expr:
-        t = pl.col("t")
+        Rows are numbered in (subject, day) order, so the first/last candidate is the
+        smallest/largest row number. ``closest`` and ``highest`` fold their ranking into
+        the high bits of an integer key (row numbers fit in 32 bits): only plain ``min``
+        and ``max`` aggregations run, the fastest polars has.
+        """
+        row = pl.col("row").cast(pl.Int64)
         condition = self.where(p).fill_null(False)
-        candidates = t.filter(condition)
         if self.pick == "first":
-            chosen = candidates.min()
-        elif self.pick == "last":
-            chosen = candidates.max()
-        elif self.pick == "closest":
+            return row.filter(condition).min().alias(f"{self.name}_row")
+        if self.pick == "last":
+            return row.filter(condition).max().alias(f"{self.name}_row")
+        if self.pick == "closest":
             assert self.target is not None
-            target = self.target(p)
+            t, target = pl.col("t"), self.target(p)
             # distance first, then the later day: rank = 2|t - target| + (t < target)
             rank = 2 * (t - target).abs() + (t < target).cast(pl.Int64)
-            chosen = candidates.sort_by(rank.filter(condition)).first()
-        else:  # highest count, earlier day on ties (rows are sorted by day)
-            chosen = candidates.sort_by(
-                pl.col("count").filter(condition), descending=True, maintain_order=True
-            ).first()
-        return chosen.over(SUBJECT).alias(self.day)
+        else:  # highest count; among equal counts the earliest day (smallest row)
+            best = pl.col("count").filter(condition).max()
+            rank = (pl.col("count") != best).cast(pl.Int64)
+        key = rank * _ROW_SPAN + row
+        return (key.filter(condition).min() % _ROW_SPAN).alias(f"{self.name}_row")
+
+
+_ROW_SPAN = 2**32
 
 
 def _t() -> pl.Expr:
@@ -83,36 +90,48 @@ def endpoint_events() -> tuple[Event, ...]:
             "response",
             "first observation starting a confirmed run at RESPONSE_LEVEL",
             lambda p: _in_observation_period(p) & pl.col("confirmed_response"),
+            after=("baseline",),
         ),
         Event(
             "confirmation",
             "first qualifying observation >= CONFIRM_DAYS after the response (explains it)",
-            lambda p: _in_observation_period(p)
-            & (_t() >= pl.col("response_day") + max(p.confirm_days, 1))
-            & pl.col("qualifies_response"),
+            lambda p: (
+                _in_observation_period(p)
+                & (_t() >= pl.col("response_day") + max(p.confirm_days, 1))
+                & pl.col("qualifies_response")
+            ),
+            after=("baseline", "response"),
         ),
         Event(
             "initial_complete",
             "first observation in INITIAL_WINDOW starting a confirmed run at COMPLETE_LEVEL",
-            lambda p: _t().is_between(1, p.initial_window)
-            & pl.col("confirmed_complete"),
+            lambda p: _t().is_between(1, p.initial_window) & pl.col("confirmed_complete"),
+            after=("baseline",),
         ),
         Event(
             "loss",
             "first confirmed non-qualifying observation after the response day",
-            lambda p: _in_observation_period(p) & (_t() > pl.col("response_day"))
-            & pl.col("confirmed_loss"),
+            lambda p: (
+                _in_observation_period(p)
+                & (_t() > pl.col("response_day"))
+                & pl.col("confirmed_loss")
+            ),
+            after=("baseline", "response"),
         ),
         Event(
             "loss_next",
             "the observation after the loss day (explains a confirmed loss)",
             lambda p: _in_observation_period(p) & (_t() > pl.col("loss_day")),
+            after=("loss",),
         ),
         Event(
             "sustained",
             "count closest to SUSTAINED_DAY within SUSTAINED_WINDOW (ties: later day)",
-            lambda p: has_count() & _in_observation_period(p)
-            & ((_t() - p.sustained_day).abs() <= p.sustained_window),
+            lambda p: (
+                has_count()
+                & _in_observation_period(p)
+                & ((_t() - p.sustained_day).abs() <= p.sustained_window)
+            ),
             pick="closest",
             target=lambda p: p.sustained_day,
         ),
@@ -129,3 +148,14 @@ def endpoint_events() -> tuple[Event, ...]:
             pick="last",
         ),
     )
+
+
+def evaluation_stages(events: tuple[Event, ...]) -> list[list[Event]]:
+    """Events grouped so that each stage only uses the results of earlier stages."""
+    stage: dict[str, int] = {}
+    for event in events:
+        unknown = [name for name in event.after if name not in stage]
+        if unknown:
+            raise ValueError(f"event {event.name!r} comes after unknown/later {unknown}")
+        stage[event.name] = 1 + max((stage[name] for name in event.after), default=-1)
+    return [[e for e in events if stage[e.name] == k] for k in range(max(stage.values()) + 1)]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from itptrial.endpoints._criteria import Obs, at_least_fold, at_least_level, bled, before_rescue
+from itptrial.endpoints._criteria import Obs, at_least_fold, at_least_level, before_rescue, bled
 from itptrial.protocol import EndpointParameters
 
 col = pl.col
@@ -19,7 +19,8 @@ def number(value: pl.Expr) -> pl.Expr:
     """A count as text: integers without a decimal point, others to one decimal."""
     whole = value == value.floor()
     return (
-        pl.when(whole).then(value.cast(pl.Int64).cast(pl.String))
+        pl.when(whole)
+        .then(value.cast(pl.Int64).cast(pl.String))
         .otherwise(value.round(1).cast(pl.String))
     )
 
@@ -33,7 +34,7 @@ def _day(column: str) -> pl.Expr:
 
 
 def _rescue() -> pl.Expr:
-    return pl.lit("rescue (") + col("rescue_treatment") + pl.lit(") on ") + _day("rescue_day")
+    return pl.lit("rescue ") + col("rescue_treatment") + pl.lit(" on ") + _day("rescue_day")
 
 
 def why_not(o: Obs, level: float, p: EndpointParameters) -> pl.Expr:
@@ -44,22 +45,28 @@ def why_not(o: Obs, level: float, p: EndpointParameters) -> pl.Expr:
         .then(pl.lit("no count, WHO bleeding grade ") + col(o.bleed_grade).cast(pl.String))
         .when(bled(o))
         .then(pl.lit("with WHO bleeding grade ") + col(o.bleed_grade).cast(pl.String))
-        .when(~before_rescue(o)).then(pl.lit("on or after ") + _rescue())
-        .when(~at_least_level(level, o)).then(pl.lit(f"< {_text(level)}"))
-        .when(~at_least_fold(p, o)).then(baseline)
+        .when(~before_rescue(o))
+        .then(pl.lit("on or after ") + _rescue())
+        .when(~at_least_level(level, o))
+        .then(pl.lit(f"< {_text(level)}"))
+        .when(~at_least_fold(p, o))
+        .then(baseline)
         .otherwise(None)
     )
 
 
 def _count_at(o: Obs) -> pl.Expr:
-    return pl.when(col(o.count).is_null()).then(pl.lit("")).otherwise(
-        number(col(o.count)) + pl.lit(" ")
+    return (
+        pl.when(col(o.count).is_null())
+        .then(pl.lit(""))
+        .otherwise(number(col(o.count)) + pl.lit(" "))
     )
 
 
 def _qualified(level: float, o: Obs, p: EndpointParameters) -> pl.Expr:
     return (
-        number(col(o.count)) + pl.lit(f" >= {_text(level)} and >= {_text(p.fold)}x baseline ")
+        number(col(o.count))
+        + pl.lit(f" >= {_text(level)} and >= {_text(p.fold)}x baseline ")
         + number(col(o.baseline))
     )
 
@@ -68,22 +75,38 @@ def _initial(p: EndpointParameters) -> pl.Expr:
     response, complete = Obs().prefixed("response"), Obs().prefixed("initial_complete")
     confirmation = Obs().prefixed("confirmation")
     confirmed = (
-        pl.lit(", confirmed by ") + number(col(confirmation.count)) + pl.lit(" on ")
+        pl.lit(", confirmed by ")
+        + number(col(confirmation.count))
+        + pl.lit(" on ")
         + _day(confirmation.t)
-        if p.confirm_days > 0 else pl.lit("")
+        if p.confirm_days > 0
+        else pl.lit("")
     )
     same_day_cr = col("initial_complete_day") == col("response_day")
     level = pl.when(same_day_cr).then(pl.lit(p.complete_level)).otherwise(pl.lit(p.response_level))
     first = (
-        pl.lit("initial ") + col("initial_response_category") + pl.lit(" on ") + _day(response.t)
-        + pl.lit(" (") + number(col(response.count)) + pl.lit(" >= ") + number(level)
-        + pl.lit(f" and >= {_text(p.fold)}x baseline ") + number(col("baseline_count"))
-        + confirmed + pl.lit(")")
+        pl.lit("initial ")
+        + col("initial_response_category")
+        + pl.lit(" on ")
+        + _day(response.t)
+        + pl.lit(" (")
+        + number(col(response.count))
+        + pl.lit(" >= ")
+        + number(level)
+        + pl.lit(f" and >= {_text(p.fold)}x baseline ")
+        + number(col("baseline_count"))
+        + confirmed
+        + pl.lit(")")
     )
     later_cr = (
         pl.when(col("initial_complete_day").is_not_null() & ~same_day_cr)
-        .then(pl.lit("; CR from ") + _day(complete.t) + pl.lit(" (")
-              + _qualified(p.complete_level, complete, p) + pl.lit(")"))
+        .then(
+            pl.lit("; CR from ")
+            + _day(complete.t)
+            + pl.lit(" (")
+            + _qualified(p.complete_level, complete, p)
+            + pl.lit(")")
+        )
         .otherwise(pl.lit(""))
     )
     best = Obs().prefixed("best_initial")
@@ -93,12 +116,25 @@ def _initial(p: EndpointParameters) -> pl.Expr:
     )
     no_response = (
         pl.lit(f"no initial response in days 1-{p.initial_window}")
-        + pl.when(col(best.t).is_null()).then(pl.lit(": no count in the window"))
-        .otherwise(pl.lit(": best count ") + number(col(best.count)) + pl.lit(" on ")
-                   + _day(best.t) + pl.lit(" ") + best_reason)
+        + pl.when(col(best.t).is_null())
+        .then(pl.lit(": no count in the window"))
+        .otherwise(
+            pl.lit(": best count ")
+            + number(col(best.count))
+            + pl.lit(" on ")
+            + _day(best.t)
+            + pl.lit(" (")
+            + best_reason
+            + pl.lit(")")
+        )
         + pl.when(col("response_day").is_not_null())
-        .then(pl.lit("; later response on ") + _day(response.t) + pl.lit(" (")
-              + _qualified(p.response_level, response, p) + pl.lit(")"))
+        .then(
+            pl.lit("; later response on ")
+            + _day(response.t)
+            + pl.lit(" (")
+            + _qualified(p.response_level, response, p)
+            + pl.lit(")")
+        )
         .otherwise(pl.lit(""))
     )
     return pl.when(col("_initial")).then(first + later_cr).otherwise(no_response)
@@ -111,18 +147,30 @@ def _relapse(p: EndpointParameters) -> pl.Expr:
         pl.lit(", confirmed by the next observation on ") + _day("loss_next_day")
         if p.loss_confirm == 2
         else pl.lit(f", confirmed by the next {p.loss_confirm - 1} observations")
-        if p.loss_confirm > 2 else pl.lit("")
+        if p.loss_confirm > 2
+        else pl.lit("")
     )
     by_count = (
-        pl.lit("relapse on ") + _day("_loss_day") + pl.lit(": ") + _count_at(loss)
-        + why_not(loss, p.response_level, p) + confirmed
+        pl.lit("relapse on ")
+        + _day("_loss_day")
+        + pl.lit(": ")
+        + _count_at(loss)
+        + why_not(loss, p.response_level, p)
+        + confirmed
     )
     return (
-        pl.when(~col("_initial")).then(None)
+        pl.when(~col("_initial"))
+        .then(None)
         .when(col("_relapse") & by_rescue)
-        .then(pl.lit("relapse on ") + _day("_loss_day") + pl.lit(": ") + _rescue()
-              .str.replace(r" on day \d+$", "") + pl.lit(" started"))
-        .when(col("_relapse")).then(by_count)
+        .then(
+            pl.lit("relapse on ")
+            + _day("_loss_day")
+            + pl.lit(": rescue ")
+            + col("rescue_treatment")
+            + pl.lit(" started")
+        )
+        .when(col("_relapse"))
+        .then(by_count)
         .otherwise(pl.lit("no loss of response through ") + _day("_last_count_day"))
     )
 
@@ -131,8 +179,12 @@ def _sustained(p: EndpointParameters) -> pl.Expr:
     s = Obs().prefixed("sustained")
     low, high = p.sustained_day - p.sustained_window, p.sustained_day + p.sustained_window
     assessed = (
-        pl.lit("sustained ") + col("sustained_response_category") + pl.lit(": ")
-        + number(col(s.count)) + pl.lit(" on ") + _day(s.t)
+        pl.lit("sustained ")
+        + col("sustained_response_category")
+        + pl.lit(": ")
+        + number(col(s.count))
+        + pl.lit(" on ")
+        + _day(s.t)
         + pl.when(col("sustained_response_6m") == 0)
         .then(pl.lit(" (") + why_not(s, p.response_level, p) + pl.lit(")"))
         .otherwise(pl.lit(""))
@@ -146,13 +198,15 @@ def explanation(p: EndpointParameters) -> pl.Expr:
     not_evaluable = (
         pl.when(~col("treated"))
         .then(pl.lit("not evaluable: never treated (no treatment_start_date)"))
-        .otherwise(pl.lit(
-            f"not evaluable: no platelet count in the baseline window "
-            f"(days -{p.baseline_window} to 0)"
-        ))
+        .otherwise(
+            pl.lit(
+                f"not evaluable: no platelet count in the baseline window "
+                f"(days -{p.baseline_window} to 0)"
+            )
+        )
     )
-    baseline = pl.lit("baseline ") + number(col("baseline_count")) + pl.lit(" on ") + _day(
-        "baseline_day"
+    baseline = (
+        pl.lit("baseline ") + number(col("baseline_count")) + pl.lit(" on ") + _day("baseline_day")
     )
     evaluable = pl.concat_str(
         [baseline, _initial(p), _relapse(p), _sustained(p)], separator="; ", ignore_nulls=True

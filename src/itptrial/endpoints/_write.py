@@ -27,8 +27,9 @@ def write_endpoints(endpoints: pl.DataFrame, path: str | Path) -> Path:
     os.close(handle)
     try:
         if fmt == "csv":
-            endpoints.with_columns(number(pl.col("baseline_count")).alias("baseline_count")) \
-                .write_csv(temporary)
+            endpoints.with_columns(
+                number(pl.col("baseline_count")).alias("baseline_count")
+            ).write_csv(temporary)
         else:
             endpoints.write_parquet(temporary)
         Path(temporary).replace(path)

@@ -182,8 +182,15 @@ def _raw_protocol(spec: str, seen: tuple[str, ...] = ()) -> tuple[dict[str, Any]
             known = ", ".join(PRESETS)
             message = f"no such protocol file, and not a preset ({known})"
             raise InputError([Problem(spec, None, None, message)])
-        text = path.read_text(encoding="utf-8")
         source = str(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            line = path.read_bytes()[: exc.start].count(b"\n") + 1
+            raise InputError([Problem(source, line, None, "not valid UTF-8")]) from None
+        except OSError as exc:
+            message = f"cannot read: {exc.strerror or exc}"
+            raise InputError([Problem(source, None, None, message)]) from None
     raw = _read_toml(text, source)
     parent = raw.pop("extends", None)
     if parent is None:

@@ -1,0 +1,192 @@
+"""Property-based tests of the endpoint engine (hypothesis).
+
+(a) shifting every date of a subject by a constant changes no endpoint;
+(b) records after the horizon change nothing;
+(c) the order of subjects and of records in the input tables changes nothing;
+(d) the engine agrees with the plain reference implementation (tests/reference_engine.py).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+
+import polars as pl
+from builders import Subject, tables
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from reference_engine import COLUMNS, describe_differences, differences, reference_adjudicate
+
+from itptrial import Protocol, adjudicate, dataset_from_frames, load_protocol
+
+PROTOCOLS = {name: load_protocol(name) for name in ("target020", "iwg2009")}
+ENDPOINTS = list(COLUMNS)  # every endpoints.csv column except the free-text explanation
+
+SETTINGS = settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+
+# Days and values that sit on the borders of the rules of docs/endpoints.md.
+BORDER_DAYS = (
+    -16, -15, -14, -13, -1, 0, 1, 6, 7, 8, 14, 21, 27, 28, 29, 35, 36, 90, 165, 166, 167,
+    173, 176, 179, 180, 181, 184, 187, 193, 194, 195, 200,
+)  # fmt: skip
+BORDER_COUNTS = (0.0, 9.0, 10.0, 29.9, 30.0, 30.1, 45.0, 99.9, 100.0, 100.1, 250.0)
+RESCUE_NAMES = ("IVIG", "platelet transfusion", "methylprednisolone")
+
+days = st.one_of(st.sampled_from(BORDER_DAYS), st.integers(-20, 200))
+follow_up_days = st.one_of(st.sampled_from(BORDER_DAYS), st.integers(1, 200))
+plain_counts = st.one_of(
+    st.sampled_from(BORDER_COUNTS),
+    st.integers(0, 400).map(float),
+    st.floats(0, 500, allow_nan=False, allow_infinity=False).map(lambda x: round(x, 1)),
+)
+
+
+@st.composite
+def subjects(draw: st.DrawFn, subject_id: str = "P001") -> Subject:
+    """One subject in study days, biased to border values (incl. exactly 2 x baseline)."""
+    counts: dict[int, float] = {}
+    baseline_day = draw(st.one_of(st.none(), st.sampled_from((-15, -14, -7, -1, 0))))
+    baseline = draw(st.sampled_from((0.0, 5.0, 12.0, 12.5, 15.0, 20.0, 50.0, 60.0)))
+    if baseline_day is not None:
+        counts[baseline_day] = baseline
+    values = st.one_of(plain_counts, st.sampled_from((2 * baseline, max(0.0, 2 * baseline - 0.1))))
+    if draw(st.booleans()):  # a symmetric pair around the sustained day (a tie)
+        d = draw(st.integers(0, 15))
+        counts.setdefault(180 - d, draw(values))
+        counts.setdefault(180 + d, draw(values))
+    for t, c in draw(st.dictionaries(follow_up_days, values, max_size=12)).items():
+        counts.setdefault(t, c)
+    for t, c in draw(st.dictionaries(days, values, max_size=2)).items():
+        counts.setdefault(t, c)
+    bleeding = draw(st.dictionaries(days, st.integers(0, 4), max_size=4))
+    rescue_days = st.one_of(st.sampled_from((-20, -1, 0, *counts)), days)
+    rescue = draw(st.dictionaries(rescue_days, st.sampled_from(RESCUE_NAMES), max_size=2))
+    return Subject(
+        subject_id=subject_id,
+        counts=counts,
+        bleeding=bleeding,
+        rescue=rescue if draw(st.integers(0, 2)) == 0 else {},
+        arm=draw(st.sampled_from(("TAC_DXM", "DXM"))),
+        treated=draw(st.integers(0, 9)) > 0,
+        day0=draw(st.dates(dt.date(2019, 1, 1), dt.date(2026, 12, 31))),
+        randomized_days_before=draw(st.integers(0, 30)),
+    )
+
+
+@st.composite
+def cohorts(draw: st.DrawFn) -> list[Subject]:
+    n = draw(st.integers(1, 6))
+    return [draw(subjects(f"P{i:03d}")) for i in range(n)]
+
+
+presets = st.sampled_from(sorted(PROTOCOLS))
+
+
+def run(subject_list: list[Subject], protocol: Protocol) -> pl.DataFrame:
+    return adjudicate(dataset_from_frames(tables(subject_list), protocol), protocol)
+
+
+def describe(subject_list: list[Subject]) -> dict[str, str]:
+    return {s.subject_id: repr(s) for s in subject_list}
+
+
+def assert_same(
+    before: pl.DataFrame, after: pl.DataFrame, columns: list[str], data: dict[str, str]
+) -> None:
+    """Equal on ``columns``; on failure list the differing subjects and their data."""
+    if before.select(columns).equals(after.select(columns)):
+        return
+    lines = []
+    for row_a, row_b in zip(
+        before.select(columns).iter_rows(named=True),
+        after.select(columns).iter_rows(named=True),
+        strict=True,
+    ):
+        changed = {c: (row_a[c], row_b[c]) for c in columns if row_a[c] != row_b[c]}
+        if changed:
+            sid = row_a["subject_id"]
+            lines.append(f"{sid}: {changed}\n    data: {data.get(sid, '?')}")
+    raise AssertionError("endpoints changed:\n" + "\n".join(lines))
+
+
+# (a) ------------------------------------------------------------------------------------
+@SETTINGS
+@given(cohort=cohorts(), preset=presets, shift=st.integers(-3000, 3000), which=st.integers(0, 5))
+def test_shifting_a_subjects_dates_changes_no_endpoint(
+    cohort: list[Subject], preset: str, shift: int, which: int
+) -> None:
+    """Day0 and randomization move with every record (the builders work in study days)."""
+    protocol = PROTOCOLS[preset]
+    which = which % len(cohort)
+    shifted = [
+        dataclasses.replace(s, day0=s.day0 + dt.timedelta(days=shift)) if i == which else s
+        for i, s in enumerate(cohort)
+    ]
+    assert_same(run(cohort, protocol), run(shifted, protocol), ENDPOINTS, describe(cohort))
+
+
+# (b) ------------------------------------------------------------------------------------
+@st.composite
+def after_horizon(draw: st.DrawFn, subject: Subject, horizon: int) -> Subject:
+    later = st.integers(horizon + 1, horizon + 120)
+    counts = dict(subject.counts)
+    for t, c in draw(st.dictionaries(later, plain_counts, max_size=4)).items():
+        counts.setdefault(t, c)
+    bleeding = dict(subject.bleeding)
+    for t, g in draw(st.dictionaries(later, st.integers(0, 4), max_size=3)).items():
+        bleeding.setdefault(t, g)
+    rescue = dict(subject.rescue)
+    for t, r in draw(st.dictionaries(later, st.sampled_from(RESCUE_NAMES), max_size=2)).items():
+        rescue.setdefault(t, r)
+    return dataclasses.replace(subject, counts=counts, bleeding=bleeding, rescue=rescue)
+
+
+@SETTINGS
+@given(cohort=cohorts(), preset=presets, data=st.data())
+def test_records_after_the_horizon_change_nothing(
+    cohort: list[Subject], preset: str, data: st.DataObject
+) -> None:
+    protocol = PROTOCOLS[preset]
+    horizon = protocol.endpoints.horizon
+    extended = [data.draw(after_horizon(s, horizon)) for s in cohort]
+    assert_same(
+        run(cohort, protocol), run(extended, protocol), [*ENDPOINTS, "explanation"],
+        describe(extended),
+    )
+
+
+# (c) ------------------------------------------------------------------------------------
+@SETTINGS
+@given(cohort=cohorts(), preset=presets, data=st.data())
+def test_order_of_subjects_and_records_changes_nothing(
+    cohort: list[Subject], preset: str, data: st.DataObject
+) -> None:
+    protocol = PROTOCOLS[preset]
+    frames = tables(cohort)
+    shuffled = {}
+    for name, frame in frames.items():
+        order = data.draw(st.permutations(range(frame.height)), label=f"{name} order")
+        shuffled[name] = frame[list(order)] if frame.height else frame
+    before = adjudicate(dataset_from_frames(frames, protocol), protocol)
+    after = adjudicate(dataset_from_frames(shuffled, protocol), protocol)
+    assert_same(before, after, [*ENDPOINTS, "explanation"], describe(cohort))
+
+
+# (d) ------------------------------------------------------------------------------------
+@settings(SETTINGS, max_examples=120)
+@given(cohort=cohorts())
+def test_engine_agrees_with_reference(cohort: list[Subject]) -> None:
+    frames = tables(cohort)
+    for preset, protocol in PROTOCOLS.items():
+        data = dataset_from_frames(frames, protocol)
+        engine = adjudicate(data, protocol)
+        reference = reference_adjudicate(data, protocol)
+        found = differences(engine, reference)
+        info = describe(cohort)
+        assert not found, f"[{preset}] " + describe_differences(
+            engine, reference, found, describe=lambda sid, info=info: info[sid]
+        )

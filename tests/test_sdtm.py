@@ -1,0 +1,527 @@
+"""SDTM import (itptrial.data.sdtm): a small hand-made SDTM sample, as CSV and as XPORT.
+
+The expected native records below are worked out by hand from the sample; comments give
+the SDTM file line (header = line 1) each record or problem comes from.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+import pyreadstat
+import pytest
+
+from itptrial import InputError, load_dataset
+from itptrial.data.sdtm import BLEEDING_NOTE, import_sdtm
+
+Domains = dict[str, list[list[str]]]  # domain -> [header, record, record, ...]
+
+NUMERIC = {"AGE", "LBSTRESN", "EXDOSE", "PCSTRESN"}  # numeric variables in the .xpt files
+
+
+def sample() -> Domains:
+    """A fresh copy of the sample (tests edit it)."""
+    return {
+        "DM": [
+            [
+                "STUDYID",
+                "USUBJID",
+                "SITEID",
+                "ARMCD",
+                "RFSTDTC",
+                "RFXSTDTC",
+                "RFPENDTC",
+                "SEX",
+                "AGE",
+                "AGEU",
+                "STRATUM",
+            ],
+            [
+                "T020",
+                "S01-001",
+                "01",
+                "TAC_DXM",
+                "2021-03-01",
+                "2021-03-01T09:30",
+                "2021-09-30",
+                "F",
+                "34",
+                "YEARS",
+                "newly diagnosed",
+            ],  # line 2
+            ["T020", "S01-002", "01", "SCRNFAIL", "", "", "", "M", "45", "YEARS", ""],
+            [
+                "T020",
+                "S02-003",
+                "02",
+                "DXM",
+                "2021-03-04",
+                "",
+                "2021-10-02",
+                "U",
+                "51",
+                "YEARS",
+                "persistent",
+            ],  # line 4
+            ["T020", "S02-004", "02", "SCRNFAIL", "", "", "", "F", "29", "YEARS", ""],
+            [
+                "T020",
+                "S02-005",
+                "02",
+                "DXM",
+                "2021-03-08",
+                "",
+                "2021-03-20",
+                "M",
+                "",
+                "",
+                "",
+            ],  # line 6
+            ["T020", "S02-006", "02", "NOTASSGN", "", "", "", "F", "60", "YEARS", ""],
+            ["T020", "S02-007", "02", "", "", "", "", "M", "38", "YEARS", ""],  # line 8
+        ],
+        "DS": [
+            ["USUBJID", "DSCAT", "DSDECOD", "DSSTDTC"],
+            ["S01-001", "PROTOCOL MILESTONE", "INFORMED CONSENT OBTAINED", "2021-02-20"],
+            ["S01-001", "PROTOCOL MILESTONE", "RANDOMIZED", "2021-02-27"],  # line 3
+            ["S01-002", "DISPOSITION EVENT", "SCREEN FAILURE", "2021-02-25"],
+            ["S02-003", "PROTOCOL MILESTONE", "RANDOMIZED", "2021-03-03T14:00"],  # line 5
+            ["S02-005", "PROTOCOL MILESTONE", "RANDOMIZED", "2021-03-07"],
+        ],
+        "LB": [
+            ["USUBJID", "LBTESTCD", "LBDTC", "LBSTRESN", "LBSTRESU", "LBSTAT"],
+            ["S01-001", "PLAT", "2021-02-27T08:00", "18", "10^9/L", ""],  # line 2
+            ["S01-001", "HGB", "2021-02", "120", "g/L", ""],  # not PLAT: partial date is fine
+            ["S01-001", "PLAT", "2021-03-08", "62", "GI/L", ""],  # line 4
+            ["S01-002", "PLAT", "2021-02-25", "15", "10^9/L", ""],  # screen failure
+            ["S02-003", "PLAT", "2021-03-04", "22", "x10^9/l", ""],  # line 6
+            ["S02-003", "PLAT", "2021-03-11", "", "", "NOT DONE"],
+            ["S02-005", "PLAT", "2021-03-07", "9", "10*9/L", ""],  # line 8
+        ],
+        "CM": [
+            ["USUBJID", "CMTRT", "CMCAT", "CMSCAT", "CMSTDTC"],
+            ["S01-001", "IVIG", "RESCUE", "", "2021-03-05"],  # line 2
+            ["S01-001", "PARACETAMOL", "CONCOMITANT", "", "2021-03"],  # not rescue
+            [
+                "S02-003",
+                "PLATELET TRANSFUSION",
+                "PRIOR/CONCOMITANT",
+                "rescue",
+                "2021-03-10T12:00",
+            ],  # line 4
+        ],
+        "AE": [
+            ["USUBJID", "AETERM", "AEDECOD", "AESTDTC", "AETOXGR", "AESER", "AEREL"],
+            ["S01-001", "headache", "Headache", "2021-03-02", "1", "N", "POSSIBLY RELATED"],
+            ["S01-001", "high sugar", "Hyperglycaemia", "2021-03-03", "2", "N", "Y"],  # 3
+            ["S02-003", "Insomnia", "", "2021-03-06", "1", "N", "NOT RELATED"],  # line 4
+            ["S02-003", "nose bleed", "Epistaxis", "2021-03-12", "3", "Y", "unlikely related"],
+        ],
+        "EX": [
+            ["USUBJID", "EXTRT", "EXDOSE", "EXDOSU", "EXDOSFRQ", "EXSTDTC", "EXENDTC"],
+            ["S01-001", "DEXAMETHASONE", "40", "mg", "QD", "2021-03-01", "2021-03-04"],  # 2
+            [
+                "S01-001",
+                "TACROLIMUS",
+                "1",
+                "mg",
+                "BID",
+                "2021-03-01T08:00",
+                "2021-03-03T20:00",
+            ],  # line 3
+            ["S01-001", "Tacrolimus", "0.5", "MG", "ONCE", "2021-03-03", ""],  # line 4
+            ["S02-003", "DEXAMETHASONE", "40", "mg", "", "2021-03-04", ""],  # line 5
+        ],
+        "PC": [
+            ["USUBJID", "PCTESTCD", "PCTEST", "PCDTC", "PCSTRESN", "PCSTRESU", "PCSTAT"],
+            ["S01-001", "TACRO", "Tacrolimus", "2021-03-03T07:45", "4.2", "ng/mL", ""],
+            ["S01-001", "TACRO", "Tacrolimus", "2021-03-08", "", "", "NOT DONE"],
+        ],
+        "VS": [["USUBJID", "VSTESTCD"], ["S01-001", "WEIGHT"]],
+    }
+
+
+def write_sdtm(folder: Path, domains: Domains, fmt: str = "csv") -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, (header, *records) in domains.items():
+        if fmt == "csv":
+            with (folder / f"{name.lower()}.csv").open("w", newline="", encoding="utf-8") as f:
+                csv.writer(f).writerows([header, *records])
+            continue
+        frame = pd.DataFrame(records, columns=header, dtype=object)
+        for column in NUMERIC & set(header):
+            frame[column] = pd.to_numeric(frame[column].replace("", None)).astype(float)
+        pyreadstat.write_xport(frame, str(folder / f"{name}.xpt"), table_name=name)
+    return folder
+
+
+def read_table(folder: Path, name: str) -> list[tuple[str, ...]]:
+    with (folder / f"{name}.csv").open(newline="", encoding="utf-8") as f:
+        return [tuple(row) for row in csv.reader(f)]
+
+
+SUBJECTS_HEADER = (
+    "subject_id",
+    "site_id",
+    "arm",
+    "randomization_date",
+    "treatment_start_date",
+    "stratum",
+    "sex",
+    "age",
+    "last_contact_date",
+)
+EXPECTED = {
+    "subjects": [
+        SUBJECTS_HEADER,
+        # randomization_date from DS; Day 0 from RFXSTDTC (001), the first EX dose (003),
+        # never exposed (005); SEX U -> empty.
+        (
+            "S01-001",
+            "01",
+            "TAC_DXM",
+            "2021-02-27",
+            "2021-03-01",
+            "newly diagnosed",
+            "F",
+            "34.0",
+            "2021-09-30",
+        ),
+        (
+            "S02-003",
+            "02",
+            "DXM",
+            "2021-03-03",
+            "2021-03-04",
+            "persistent",
+            "",
+            "51.0",
+            "2021-10-02",
+        ),
+        ("S02-005", "02", "DXM", "2021-03-07", "", "", "M", "", "2021-03-20"),
+    ],
+    "platelets": [
+        ("subject_id", "date", "count"),
+        ("S01-001", "2021-02-27", "18.0"),
+        ("S01-001", "2021-03-08", "62.0"),
+        ("S02-003", "2021-03-04", "22.0"),
+        ("S02-005", "2021-03-07", "9.0"),
+    ],
+    "rescue": [
+        ("subject_id", "start_date", "treatment"),
+        ("S01-001", "2021-03-05", "IVIG"),  # CMCAT RESCUE
+        ("S02-003", "2021-03-10", "PLATELET TRANSFUSION"),  # CMSCAT rescue
+    ],
+    "adverse_events": [
+        ("subject_id", "term", "start_date", "ctcae_grade", "serious", "related"),
+        ("S01-001", "Headache", "2021-03-02", "1", "false", "true"),
+        ("S01-001", "Hyperglycaemia", "2021-03-03", "2", "false", "true"),
+        ("S02-003", "Insomnia", "2021-03-06", "1", "false", "false"),  # AETERM fallback
+        ("S02-003", "Epistaxis", "2021-03-12", "3", "true", "false"),
+    ],
+    "doses": [
+        ("subject_id", "date", "drug", "dose_mg"),
+        ("S01-001", "2021-03-01", "dexamethasone", "40.0"),  # EX line 2, QD over 4 days
+        ("S01-001", "2021-03-02", "dexamethasone", "40.0"),
+        ("S01-001", "2021-03-03", "dexamethasone", "40.0"),
+        ("S01-001", "2021-03-04", "dexamethasone", "40.0"),
+        ("S01-001", "2021-03-01", "tacrolimus", "2.0"),  # EX line 3: 1 mg BID
+        ("S01-001", "2021-03-02", "tacrolimus", "2.0"),
+        ("S01-001", "2021-03-03", "tacrolimus", "2.5"),  # + 0.5 mg ONCE (EX line 4)
+        ("S02-003", "2021-03-04", "dexamethasone", "40.0"),  # no EXENDTC: one day
+    ],
+    "drug_levels": [
+        ("subject_id", "date", "drug", "trough_ng_ml"),
+        ("S01-001", "2021-03-03", "tacrolimus", "4.2"),
+    ],
+}
+
+NOTES_WITH_DS = (
+    "not imported (not a mapped domain): {vs}",
+    "skipped 2 screen failures (ARMCD SCRNFAIL)",
+    "skipped 1 subject not assigned to an arm (ARMCD NOTASSGN)",
+    "skipped 1 subject with empty ARMCD (not randomized)",
+    "randomization_date from DS (DSDECOD RANDOMIZED, DSSTDTC)",
+    "treatment_start_date of 1 subject from the earliest EX.EXSTDTC (DM.RFXSTDTC empty)",
+    "1 randomized subject never exposed (no RFXSTDTC, no EX dose): empty treatment_start_date",
+    "LB: skipped 1 record of subjects who were not randomized",
+    "LB: skipped 1 PLAT record with LBSTAT NOT DONE",
+    "PC: skipped 1 record with PCSTAT NOT DONE",
+    BLEEDING_NOTE,
+)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xpt"])
+def test_sample_gives_the_hand_worked_records(tmp_path: Path, fmt: str) -> None:
+    sdtm = write_sdtm(tmp_path / "sdtm", sample(), fmt)
+    summary = import_sdtm(sdtm, tmp_path / "data")
+    for name, rows in EXPECTED.items():
+        assert read_table(tmp_path / "data", name) == rows, name
+    assert not (tmp_path / "data" / "bleeding.csv").exists()
+    assert dict(summary.records) == {name: len(rows) - 1 for name, rows in EXPECTED.items()}
+    vs = "vs.csv" if fmt == "csv" else "VS.xpt"
+    assert summary.notes == tuple(n.format(vs=vs) for n in NOTES_WITH_DS)
+    dataset = load_dataset(tmp_path / "data")  # no protocol: must load without errors
+    assert dataset.warnings == summary.warnings == ()
+    assert dataset.subjects.height == 3
+
+
+def test_csv_and_xpt_give_identical_datasets(tmp_path: Path) -> None:
+    for fmt in ("csv", "xpt"):
+        import_sdtm(write_sdtm(tmp_path / f"sdtm_{fmt}", sample(), fmt), tmp_path / fmt)
+    for name in EXPECTED:
+        csv_bytes = (tmp_path / "csv" / f"{name}.csv").read_bytes()
+        assert csv_bytes == (tmp_path / "xpt" / f"{name}.csv").read_bytes()
+
+
+@pytest.mark.parametrize("ds", ["absent", "without RANDOMIZED"])
+def test_without_ds_randomization_date_is_rfstdtc(tmp_path: Path, ds: str) -> None:
+    domains = sample()
+    if ds == "absent":
+        del domains["DS"]
+    else:
+        domains["DS"] = [r for r in domains["DS"] if r[2] != "RANDOMIZED"]
+    summary = import_sdtm(write_sdtm(tmp_path / "sdtm", domains), tmp_path / "data")
+    subjects = read_table(tmp_path / "data", "subjects")
+    assert [(r[0], r[3]) for r in subjects[1:]] == [
+        ("S01-001", "2021-03-01"),
+        ("S02-003", "2021-03-04"),
+        ("S02-005", "2021-03-08"),
+    ]
+    note = "randomization_date is DM.RFSTDTC (no DS record with DSDECOD RANDOMIZED)"
+    assert note in summary.notes
+
+
+def test_domain_file_names_are_case_insensitive_and_optional(tmp_path: Path) -> None:
+    domains = {name: sample()[name] for name in ("DM", "LB")}
+    sdtm = write_sdtm(tmp_path / "sdtm", domains)
+    (sdtm / "dm.csv").rename(sdtm / "Dm.CSV")
+    summary = import_sdtm(sdtm, tmp_path / "data")
+    assert summary.records["rescue"] == summary.records["doses"] == 0
+    assert read_table(tmp_path / "data", "adverse_events") == [EXPECTED["adverse_events"][0]]
+    # Without EX and DS: Day 0 only from RFXSTDTC, randomization from RFSTDTC.
+    assert [r[3:5] for r in read_table(tmp_path / "data", "subjects")[1:]] == [
+        ("2021-03-01", "2021-03-01"),
+        ("2021-03-04", ""),
+        ("2021-03-08", ""),
+    ]
+    load_dataset(tmp_path / "data")
+
+
+@pytest.mark.parametrize(
+    ("categories", "treatments"),
+    [
+        (("RESCUE",), ["IVIG", "PLATELET TRANSFUSION"]),
+        (("prior/concomitant",), ["PLATELET TRANSFUSION"]),
+        (("RESCUE MEDICATION",), []),
+    ],
+)
+def test_rescue_is_selected_by_cmcat_or_cmscat(
+    tmp_path: Path, categories: tuple[str, ...], treatments: list[str]
+) -> None:
+    sdtm = write_sdtm(tmp_path / "sdtm", sample())
+    import_sdtm(sdtm, tmp_path / "data", rescue_categories=categories)
+    assert [r[2] for r in read_table(tmp_path / "data", "rescue")[1:]] == treatments
+
+
+def set_cell(domain: str, line: int, column: str, value: str) -> Callable[[Domains], None]:
+    def edit(domains: Domains) -> None:
+        rows = domains[domain]
+        rows[line - 1][rows[0].index(column)] = value
+
+    return edit
+
+
+def add_record(domain: str, **values: str) -> Callable[[Domains], None]:
+    def edit(domains: Domains) -> None:
+        header = domains[domain][0]
+        domains[domain].append([values.get(c, "") for c in header])
+
+    return edit
+
+
+def drop_column(domain: str, column: str) -> Callable[[Domains], None]:
+    def edit(domains: Domains) -> None:
+        index = domains[domain][0].index(column)
+        domains[domain] = [[v for i, v in enumerate(r) if i != index] for r in domains[domain]]
+
+    return edit
+
+
+def drop_domain(domain: str) -> Callable[[Domains], None]:
+    def edit(domains: Domains) -> None:
+        del domains[domain]
+
+    return edit
+
+
+PLAT = {"LBTESTCD": "PLAT", "LBSTRESU": "10^9/L"}
+
+# (edit, expected problems as (domain, line, variable), a word of the message)
+ERROR_CASES = {
+    "partial LBDTC": (set_cell("LB", 4, "LBDTC", "2021-03"), [("LB", 4, "LBDTC")], "partial"),
+    "unparseable LBDTC": (
+        set_cell("LB", 2, "LBDTC", "03/01/2021"),
+        [("LB", 2, "LBDTC")],
+        "unparseable",
+    ),
+    "non-numeric LBSTRESN": (
+        set_cell("LB", 6, "LBSTRESN", "<10"),
+        [("LB", 6, "LBSTRESN")],
+        "not a number",
+    ),
+    "LBSTRESN out of range": (
+        set_cell("LB", 2, "LBSTRESN", "6000"),
+        [("LB", 2, "LBSTRESN")],
+        "above 5000",
+    ),
+    "platelet unit": (set_cell("LB", 8, "LBSTRESU", "g/L"), [("LB", 8, "LBSTRESU")], "10^9/L"),
+    "empty platelet unit": (set_cell("LB", 8, "LBSTRESU", ""), [("LB", 8, "LBSTRESU")], "empty"),
+    "missing LB variable": (
+        drop_column("LB", "LBSTRESU"),
+        [("LB", 1, "LBSTRESU")],
+        "missing required variable",
+    ),
+    "two counts on one day": (
+        add_record("LB", USUBJID="S01-001", LBDTC="2021-03-08T16:00", LBSTRESN="70", **PLAT),
+        [("LB", 9, "LBSTRESN")],
+        "conflicts with 62 at line 4",
+    ),
+    "subject not in DM": (
+        add_record("LB", USUBJID="S09-999", LBDTC="2021-03-08", LBSTRESN="70", **PLAT),
+        [("LB", 9, "USUBJID")],
+        "not in DM",
+    ),
+    "missing DM": (drop_domain("DM"), [("DM", None, None)], "missing required domain"),
+    "missing LB": (drop_domain("LB"), [("LB", None, None)], "missing required domain"),
+    "duplicate USUBJID": (
+        add_record("DM", USUBJID="S02-004", SITEID="02", ARMCD="SCRNFAIL"),
+        [("DM", 9, "USUBJID")],
+        "first at line 5",
+    ),
+    "empty SITEID": (set_cell("DM", 4, "SITEID", ""), [("DM", 4, "SITEID")], "empty"),
+    "age unit": (set_cell("DM", 2, "AGEU", "MONTHS"), [("DM", 2, "AGEU")], "YEARS"),
+    "sex": (set_cell("DM", 4, "SEX", "X"), [("DM", 4, "SEX")], "M, F, U"),
+    "partial RFXSTDTC": (
+        set_cell("DM", 2, "RFXSTDTC", "2021-03"),
+        [("DM", 2, "RFXSTDTC")],
+        "partial",
+    ),
+    "no DS RANDOMIZED record": (
+        set_cell("DS", 6, "DSDECOD", "COMPLETED"),
+        [("DM", 6, "USUBJID")],
+        "no DS record",
+    ),
+    "partial DSSTDTC (no cascade)": (
+        set_cell("DS", 5, "DSSTDTC", "2021-03"),
+        [("DS", 5, "DSSTDTC")],
+        "partial",
+    ),
+    "two randomization dates": (
+        add_record("DS", USUBJID="S01-001", DSDECOD="RANDOMIZED", DSSTDTC="2021-02-28"),
+        [("DS", 7, "DSSTDTC")],
+        "second randomization date",
+    ),
+    "RFXSTDTC before randomization": (
+        set_cell("DS", 3, "DSSTDTC", "2021-03-02"),
+        [("DM", 2, "RFXSTDTC")],
+        "before its randomization",
+    ),
+    "first EX dose before randomization": (
+        set_cell("DS", 5, "DSSTDTC", "2021-03-05"),
+        [("EX", 5, "EXSTDTC")],
+        "before its randomization",
+    ),
+    "rescue start partial": (
+        set_cell("CM", 2, "CMSTDTC", "2021"),
+        [("CM", 2, "CMSTDTC")],
+        "partial",
+    ),
+    "AEREL unknown": (set_cell("AE", 3, "AEREL", "UNKNOWN"), [("AE", 3, "AEREL")], "causality"),
+    "AESER": (set_cell("AE", 2, "AESER", "YES"), [("AE", 2, "AESER")], "Y or N"),
+    "AETOXGR above 5": (set_cell("AE", 5, "AETOXGR", "6"), [("AE", 5, "AETOXGR")], "above 5"),
+    "AETOXGR not whole": (set_cell("AE", 5, "AETOXGR", "2.5"), [("AE", 5, "AETOXGR")], "whole"),
+    "no AE term": (set_cell("AE", 4, "AETERM", ""), [("AE", 4, "AEDECOD")], "AETERM"),
+    "AE partial start": (
+        set_cell("AE", 2, "AESTDTC", "2021---02"),
+        [("AE", 2, "AESTDTC")],
+        "partial",
+    ),
+    "EXDOSFRQ": (set_cell("EX", 2, "EXDOSFRQ", "QOD"), [("EX", 2, "EXDOSFRQ")], "BID"),
+    "EXDOSU": (set_cell("EX", 3, "EXDOSU", "ug"), [("EX", 3, "EXDOSU")], "mg"),
+    "EXENDTC before EXSTDTC": (
+        set_cell("EX", 2, "EXENDTC", "2021-02-28"),
+        [("EX", 2, "EXENDTC")],
+        "before EXSTDTC",
+    ),
+    # 60000 mg BID: a daily total of 120000 mg on 1, 2 and 3 (+0.5 mg) March.
+    "daily total above the schema bound": (
+        set_cell("EX", 3, "EXDOSE", "60000"),
+        [("EX", 3, "EXDOSE")] * 3,
+        "above 100000",
+    ),
+    "missing EX variable": (drop_column("EX", "EXDOSU"), [("EX", 1, "EXDOSU")], "missing"),
+    "PC unit": (set_cell("PC", 2, "PCSTRESU", "mg/L"), [("PC", 2, "PCSTRESU")], "ng/mL"),
+    "errors in several domains are all listed": (
+        lambda d: [
+            f(d)
+            for f in (
+                set_cell("LB", 4, "LBDTC", "2021-03"),
+                set_cell("AE", 3, "AEREL", "?"),
+                set_cell("EX", 2, "EXDOSFRQ", "PRN"),
+            )
+        ],
+        [("AE", 3, "AEREL"), ("EX", 2, "EXDOSFRQ"), ("LB", 4, "LBDTC")],
+        "",
+    ),
+}
+CSV_ONLY = {"non-numeric LBSTRESN"}  # an .xpt numeric variable cannot hold text
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xpt"])
+@pytest.mark.parametrize("case", list(ERROR_CASES))
+def test_each_error_names_domain_line_and_variable(tmp_path: Path, case: str, fmt: str) -> None:
+    if fmt == "xpt" and case in CSV_ONLY:
+        pytest.skip("text in a numeric XPORT variable cannot be written")
+    edit, expected, word = ERROR_CASES[case]
+    domains = sample()
+    edit(domains)
+    sdtm = write_sdtm(tmp_path / "sdtm", domains, fmt)
+    with pytest.raises(InputError) as caught:
+        import_sdtm(sdtm, tmp_path / "data")
+    problems = caught.value.problems
+    assert [(p.where, p.line, p.column) for p in problems] == expected, caught.value.report()
+    assert word in problems[0].message
+    assert not (tmp_path / "data").exists()
+
+
+def test_rescue_categories_widen_what_is_checked(tmp_path: Path) -> None:
+    """Only imported CM records are checked: CONCOMITANT makes the partial date matter."""
+    sdtm = write_sdtm(tmp_path / "sdtm", sample())
+    with pytest.raises(InputError) as caught:
+        import_sdtm(sdtm, tmp_path / "data", rescue_categories=("CONCOMITANT",))
+    assert [str(p) for p in caught.value.problems] == [
+        "CM:3:CMSTDTC: partial date '2021-03': a complete date YYYY-MM-DD is needed"
+    ]
+
+
+def test_two_files_for_one_domain_and_ragged_csv(tmp_path: Path) -> None:
+    sdtm = write_sdtm(tmp_path / "sdtm", sample())
+    write_sdtm(sdtm, {"AE": sample()["AE"]}, "xpt")
+    with (sdtm / "lb.csv").open("a", encoding="utf-8") as f:
+        f.write("S01-001,PLAT,2021-03-09\n")  # line 9: three fields of six
+    with pytest.raises(InputError) as caught:
+        import_sdtm(sdtm, tmp_path / "data")
+    assert [str(p) for p in caught.value.problems] == [
+        "AE:-:-: several files (AE.xpt, ae.csv); keep one",
+        "LB:9:-: expected 6 fields as in the header, found 3",
+    ]
+    assert not (tmp_path / "data").exists()
+
+
+def test_missing_sdtm_folder(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="1 problem"):
+        import_sdtm(tmp_path / "nowhere", tmp_path / "data")
