@@ -138,6 +138,25 @@ def adjudicate(
     )
 
 
+@app.command("import-sdtm")
+@reports_input_errors
+def import_sdtm(
+    sdtm_dir: Annotated[Path, typer.Argument(help="Folder of SDTM domains (.xpt or .csv).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Native dataset folder to write.")],
+    rescue_category: Annotated[
+        list[str] | None,
+        typer.Option(help="CMCAT/CMSCAT value marking rescue therapy (repeatable)."),
+    ] = None,
+) -> None:
+    """Convert CDISC SDTM domains (DM, DS, LB, CM, AE, EX, PC) into a native dataset."""
+    from itptrial.data.sdtm import import_sdtm as run_import
+
+    categories = tuple(rescue_category) if rescue_category else ("RESCUE",)
+    summary = run_import(sdtm_dir, out, rescue_categories=categories)
+    _print_problems(summary.warnings)
+    stdout.print(summary.report(), markup=False)
+
+
 @protocol_app.command("show")
 @reports_input_errors
 def protocol_show(

@@ -29,7 +29,8 @@ def write_dataset(
     """Write tables as a dataset folder, atomically: all files appear, or none do.
 
     Empty optional tables are still written (header only), so the folder documents
-    that the table was considered and had no records.
+    that the table was considered and had no records. In an existing folder only the
+    given tables are replaced (in either format); other files are left alone.
     """
     folder = Path(folder)
     folder.parent.mkdir(parents=True, exist_ok=True)
@@ -41,8 +42,8 @@ def write_dataset(
                 out.write_csv(staging / f"{name}.csv")
             else:
                 out.write_parquet(staging / f"{name}.parquet")
-        if folder.exists():
-            for name in TABLES:
+        if folder.exists():  # replace only the tables written here; keep the rest
+            for name in tables:
                 for suffix in (".csv", ".parquet"):
                     (folder / f"{name}{suffix}").unlink(missing_ok=True)
             for path in staging.iterdir():

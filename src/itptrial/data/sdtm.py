@@ -74,7 +74,7 @@ SEXES = {"M": "M", "F": "F", "U": None, "UNDIFFERENTIATED": None}
 
 BLEEDING_NOTE = (
     "no bleeding table: WHO bleeding grade has no standard SDTM variable; add bleeding.csv "
-    "to the output folder yourself (a later import-sdtm into the same folder removes it)"
+    "to the output folder yourself (a later import-sdtm into the same folder keeps it)"
 )
 
 # The file line of each SDTM record (header = 1; .xpt: row number + 1), and the
