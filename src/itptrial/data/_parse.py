@@ -38,10 +38,10 @@ def _bounds_error(value: pl.Expr, raw: pl.Expr, column: Column, what: str) -> pl
         checks.append((value > column.high, f"{what} above {column.high:g}: "))
     if not checks:
         return None
-    expr = pl.when(checks[0][0]).then(pl.lit(checks[0][1]) + _quoted(raw))
-    for condition, message in checks[1:]:
-        expr = expr.when(condition).then(pl.lit(message) + _quoted(raw))
-    return expr.otherwise(None)
+    expr: pl.Expr = pl.lit(None, dtype=pl.String)
+    for condition, message in reversed(checks):
+        expr = pl.when(condition).then(pl.lit(message) + _quoted(raw)).otherwise(expr)
+    return expr
 
 
 def _parse_column(column: Column, arms: Sequence[str] | None) -> tuple[pl.Expr, pl.Expr]:
@@ -101,11 +101,8 @@ def _parse_column(column: Column, arms: Sequence[str] | None) -> tuple[pl.Expr, 
         raise AssertionError(column.kind)
 
     empty_message = f"empty {column.name}" if column.required else None
-    error = pl.when(empty).then(pl.lit(empty_message, dtype=pl.String))
-    if invalid is not None:
-        error = error.otherwise(invalid)
-    else:
-        error = error.otherwise(pl.lit(None, dtype=pl.String))
+    otherwise = invalid if invalid is not None else pl.lit(None, dtype=pl.String)
+    error = pl.when(empty).then(pl.lit(empty_message, dtype=pl.String)).otherwise(otherwise)
     value = pl.when(empty).then(None).otherwise(value)
     return value.alias(column.name), error.alias(_ERR + column.name)
 
