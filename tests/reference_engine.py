@@ -175,10 +175,7 @@ def adjudicate_subject(subject: SubjectRecords, protocol: Protocol) -> dict[str,
                 initial = True
             if starts_confirmed_run(i, p.complete_level):
                 complete = True
-    if initial:
-        category = "CR" if complete else "PR"
-    else:
-        category = "NR"
+    category = ("CR" if complete else "PR") if initial else "NR"
 
     # "Last count day = the last day in [1, HORIZON] carrying a count (0 if none)."
     last_count_day = 0
@@ -304,9 +301,7 @@ def reference_rows(dataset: Dataset, protocol: Protocol) -> list[dict[str, Any]]
 
 def reference_adjudicate(dataset: Dataset, protocol: Protocol) -> pl.DataFrame:
     """The endpoints.csv columns except ``explanation``, one row per subject by id."""
-    return pl.DataFrame(
-        reference_rows(dataset, protocol), schema=REFERENCE_SCHEMA, orient="row"
-    )
+    return pl.DataFrame(reference_rows(dataset, protocol), schema=REFERENCE_SCHEMA, orient="row")
 
 
 def differences(engine: pl.DataFrame, reference: pl.DataFrame) -> dict[str, list[str]]:
@@ -315,9 +310,9 @@ def differences(engine: pl.DataFrame, reference: pl.DataFrame) -> dict[str, list
     Both frames must hold the same subjects in the same order; ``explanation`` is ignored.
     Values are compared exactly, null only equal to null.
     """
-    assert engine.get_column("subject_id").to_list() == reference.get_column(
-        "subject_id"
-    ).to_list(), "the two frames hold different subjects (or a different order)"
+    assert (
+        engine.get_column("subject_id").to_list() == reference.get_column("subject_id").to_list()
+    ), "the two frames hold different subjects (or a different order)"
     found: dict[str, list[str]] = {}
     ids = reference.get_column("subject_id").to_list()
     for column in COLUMNS:

@@ -6,8 +6,9 @@ from typing import Any
 
 import pytest
 
-from builders import Subject, dataset
 from itptrial import adjudicate, load_protocol
+
+from builders import Subject, dataset
 
 TARGET = load_protocol("target020")
 IWG = load_protocol("iwg2009")

@@ -11,10 +11,14 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import polars as pl
 import pytest
+
+from itptrial import adjudicate, dataset_from_frames, load_protocol
+
 from builders import Subject, dataset
 from reference_engine import (
     COLUMNS,
@@ -23,8 +27,6 @@ from reference_engine import (
     differences,
     reference_adjudicate,
 )
-
-from itptrial import adjudicate, dataset_from_frames, load_protocol
 
 SEED = 20_250_611
 N_RANDOM = 3000
@@ -50,8 +52,7 @@ class RawSubject:
     def describe(self) -> str:
         counts = ", ".join(f"{t}:{c:g}" for t, c in sorted(self.counts.items()))
         text = (
-            f"{'treated' if self.treated else 'NEVER TREATED'} day0={self.day0} "
-            f"counts={{{counts}}}"
+            f"{'treated' if self.treated else 'NEVER TREATED'} day0={self.day0} counts={{{counts}}}"
         )
         if self.bleeding:
             text += f" bleeding={sorted(self.bleeding)}"
@@ -105,9 +106,7 @@ def raw_tables(subjects: list[RawSubject]) -> dict[str, pl.DataFrame]:
         "bleeding": BLEEDING_SCHEMA,
         "rescue": RESCUE_SCHEMA,
     }
-    return {
-        name: pl.DataFrame(r, schema=schemas[name], orient="row") for name, r in rows.items()
-    }
+    return {name: pl.DataFrame(r, schema=schemas[name], orient="row") for name, r in rows.items()}
 
 
 # ---------------------------------------------------------------------------------------
@@ -314,8 +313,9 @@ def test_engine_matches_reference(population: list[RawSubject], preset: str) -> 
 def test_population_reaches_every_outcome(population: list[RawSubject], preset: str) -> None:
     """Guard against a generator that silently stops exercising some branch."""
     protocol = load_protocol(preset)
-    reference = reference_adjudicate(dataset_from_frames(raw_tables(population), protocol),
-                                     protocol)
+    reference = reference_adjudicate(
+        dataset_from_frames(raw_tables(population), protocol), protocol
+    )
     categories = set(reference.get_column("initial_response_category"))
     assert categories == {"CR", "PR", "NR", "NE"}
     assert set(reference.get_column("sustained_response_category")) == {"CR", "PR", "NR", "NE"}
@@ -367,6 +367,56 @@ def test_hand_made_cases_match(preset: str) -> None:
     reference = reference_adjudicate(data, protocol)
     found = differences(engine, reference)
     by_id = {s.subject_id: s for s in subjects}
+    assert not found, describe_differences(
+        engine, reference, found, describe=lambda sid: by_id[sid].describe()
+    )
+
+
+CUSTOM_PROTOCOLS = {
+    # the sustained window reaches past the horizon; 3 failing observations make a loss
+    "short": """
+        extends = "target020"
+        name = "short"
+        [endpoints]
+        horizon = 186
+        baseline_window = 7
+        fold = 1.5
+        bleeding_grade = 1
+        confirm_days = 1
+        initial_window = 14
+        loss_confirm = 3
+        sustained_day = 175
+        sustained_window = 12
+    """,
+    # long confirmation, every bleeding record counts, no fold condition, CR level = PR level
+    "loose": """
+        extends = "iwg2009"
+        name = "loose"
+        [endpoints]
+        confirm_days = 14
+        bleeding_grade = 0
+        fold = 0
+        complete_level = 30
+        baseline_window = 0
+        sustained_window = 0
+    """,
+}
+
+
+@pytest.mark.parametrize("name", sorted(CUSTOM_PROTOCOLS))
+def test_engine_matches_reference_custom_protocols(
+    population: list[RawSubject], name: str, tmp_path: Path
+) -> None:
+    """Beyond the presets: every endpoint parameter is honoured the same way."""
+    path = tmp_path / f"{name}.toml"
+    path.write_text("\n".join(line.strip() for line in CUSTOM_PROTOCOLS[name].splitlines()))
+    protocol = load_protocol(str(path))
+    subset = population[:1500]
+    data = dataset_from_frames(raw_tables(subset), protocol)
+    engine = adjudicate(data, protocol)
+    reference = reference_adjudicate(data, protocol)
+    found = differences(engine, reference)
+    by_id = {s.subject_id: s for s in subset}
     assert not found, describe_differences(
         engine, reference, found, describe=lambda sid: by_id[sid].describe()
     )

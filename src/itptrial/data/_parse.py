@@ -195,6 +195,18 @@ def _number(value: object) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
+def _may_repeat(frame: pl.DataFrame, key: list[str]) -> bool:
+    """False when no two records share ``key`` (fast: one 64-bit hash per record).
+
+    A hash collision only sends the table down the exact (slower) path, never the
+    other way: distinct hashes prove distinct keys.
+    """
+    if frame.height < 2:
+        return False
+    hashes = frame.select(pl.struct(key).hash(seed=0)).to_series()
+    return hashes.n_unique() < frame.height
+
+
 def record_problems(
     table: Table, frame: pl.DataFrame, subject_ids: pl.Series | None
 ) -> tuple[pl.DataFrame, list[Problem]]:
@@ -215,6 +227,8 @@ def record_problems(
             for line, sid in orphan.select(LINE, "subject_id").iter_rows()
         ]
     valid = frame.filter(pl.col("__ok")).select(LINE, *values)
+    if not _may_repeat(valid, list(table.key) or values):
+        return frame, problems  # the usual case, decided by one hash pass
     if table.key:
         # Every record after the first of its (subject, date) whose value differs from
         # the first record's value is a conflict; equal values are identical repeats.
