@@ -44,75 +44,97 @@ def _bounds_error(value: pl.Expr, raw: pl.Expr, column: Column, what: str) -> pl
     return expr
 
 
-def _parse_column(column: Column, arms: Sequence[str] | None) -> tuple[pl.Expr, pl.Expr]:
-    """(parsed value, error message or null) expressions for one column."""
+_VALUE = "__value_"
+
+
+def _parse_column(column: Column, arms: Sequence[str] | None) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
+    """(parsed value, "cell is bad" flag, error message) expressions for one column.
+
+    The value is computed once into ``__value_<name>``; the flag reads it and runs on
+    every row; the message builds strings, so it only runs on the few flagged rows.
+    """
     raw = pl.col(column.name)
+    parsed = pl.col(_VALUE + column.name)
     empty = _is_empty(raw)
     value: pl.Expr
+    bad: pl.Expr | None  # the value is present but invalid
     invalid: pl.Expr | None
     if column.kind in ("id", "text"):
-        value, invalid = raw, None
+        value, bad, invalid = raw, None, None
     elif column.kind == "date":
-        parsed = raw.str.to_date("%Y-%m-%d", strict=False)
-        value = parsed
+        value = raw.str.to_date("%Y-%m-%d", strict=False)
         bad = parsed.is_null() | ~raw.str.contains(_ISO_DATE)
-        invalid = pl.when(bad).then(
-            pl.lit("unparseable date ") + _quoted(raw) + pl.lit(" (expected YYYY-MM-DD)")
-        )
+        invalid = pl.lit("unparseable date ") + _quoted(raw) + pl.lit(" (expected YYYY-MM-DD)")
     elif column.kind in ("number", "integer"):
         value = raw.cast(pl.Float64, strict=False)
-        what = "count" if column.name == "count" else column.name
-        bounds = _bounds_error(value, raw, column, what)
-        kind_word = "integer" if column.kind == "integer" else "number"
-        expr = (
-            pl.when(value.is_null())
-            .then(pl.lit(f"unparseable {kind_word} ") + _quoted(raw))
-            .when(~value.is_finite())
-            .then(pl.lit(f"non-finite {what} ") + _quoted(raw))
-        )
-        if column.kind == "integer":
-            expr = expr.when(value != value.floor()).then(
-                pl.lit("not a whole number ") + _quoted(raw)
-            )
-        invalid = expr.otherwise(bounds if bounds is not None else pl.lit(None))
-        if column.kind == "integer":
-            value = value.cast(pl.Int64, strict=False)
+        bad, invalid = _number_checks(column, parsed, raw)
     elif column.kind == "boolean":
-        lowered = raw.str.to_lowercase()
-        value = lowered == "true"
-        invalid = pl.when(~lowered.is_in(["true", "false"])).then(
-            pl.lit("expected true or false, found ") + _quoted(raw)
-        )
+        value = raw.str.to_lowercase()
+        bad = ~parsed.is_in(["true", "false"])
+        invalid = pl.lit("expected true or false, found ") + _quoted(raw)
     elif column.kind == "sex":
-        value = raw
-        invalid = pl.when(~raw.is_in(["M", "F"])).then(
-            pl.lit("expected M or F, found ") + _quoted(raw)
-        )
+        value, bad = raw, ~raw.is_in(["M", "F"])
+        invalid = pl.lit("expected M or F, found ") + _quoted(raw)
     elif column.kind == "arm":
-        value = raw
-        if arms is None:
-            invalid = None
-        else:
+        value, bad, invalid = raw, None, None
+        if arms is not None:
             known = ", ".join(arms)
-            invalid = pl.when(~raw.is_in(list(arms))).then(
+            bad = ~raw.is_in(list(arms))
+            invalid = (
                 pl.lit("unknown arm code ") + _quoted(raw) + pl.lit(f" (protocol arms: {known})")
             )
     else:  # pragma: no cover - the schema only uses the kinds above
         raise AssertionError(column.kind)
 
-    empty_message = f"empty {column.name}" if column.required else None
-    otherwise = invalid if invalid is not None else pl.lit(None, dtype=pl.String)
-    error = pl.when(empty).then(pl.lit(empty_message, dtype=pl.String)).otherwise(otherwise)
-    value = pl.when(empty).then(None).otherwise(value)
-    return value.alias(column.name), error.alias(_ERR + column.name)
+    if column.kind in ("date", "number", "integer") and column.required:
+        flag = bad if bad is not None else pl.lit(False)  # an empty cell does not parse
+    else:
+        flag = empty if column.required else pl.lit(False)
+        if bad is not None:
+            flag = flag | (~empty & bad.fill_null(True))
+    empty_message = pl.lit(f"empty {column.name}" if column.required else None, dtype=pl.String)
+    error = (
+        pl.when(empty)
+        .then(empty_message)
+        .otherwise(pl.when(bad.fill_null(True)).then(invalid) if bad is not None else pl.lit(None))
+    )
+    return value.alias(_VALUE + column.name), flag.fill_null(True), error
 
 
-def _problems_from(frame: pl.DataFrame, table: str, columns: Sequence[str]) -> list[Problem]:
-    problems: list[Problem] = []
-    for name in columns:
-        errors = frame.filter(pl.col(_ERR + name).is_not_null()).select(LINE, _ERR + name)
-        problems.extend(Problem(table, line, name, message) for line, message in errors.iter_rows())
-    return problems
+def _number_checks(column: Column, number: pl.Expr, raw: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+    """("bad" flag, message) for a number or integer column, bounds included."""
+    what = "count" if column.name == "count" else column.name
+    kind_word = "integer" if column.kind == "integer" else "number"
+    bad = number.is_null() | ~number.is_finite()
+    message = (
+        pl.when(number.is_null())
+        .then(pl.lit(f"unparseable {kind_word} ") + _quoted(raw))
+        .when(~number.is_finite())
+        .then(pl.lit(f"non-finite {what} ") + _quoted(raw))
+    )
+    if column.kind == "integer":
+        bad = bad | (number != number.floor())
+        message = message.when(number != number.floor()).then(
+            pl.lit("not a whole number ") + _quoted(raw)
+        )
+    if column.low is not None:
+        bad = bad | (number < column.low)
+    if column.high is not None:
+        bad = bad | (number > column.high)
+    bounds = _bounds_error(number, raw, column, what)
+    return bad, message.otherwise(bounds if bounds is not None else pl.lit(None))
+
+
+def _typed(column: Column) -> pl.Expr:
+    """The final typed column from its parsed value (empty cells are null)."""
+    value = pl.col(_VALUE + column.name)
+    if column.kind == "integer":
+        value = value.cast(pl.Int64)
+    elif column.kind == "boolean":
+        value = value == "true"
+    elif column.kind in ("id", "text", "sex", "arm"):
+        value = pl.when(_is_empty(pl.col(column.name))).then(None).otherwise(value)
+    return value.alias(column.name)
 
 
 def parse_table(
@@ -129,20 +151,24 @@ def parse_table(
     problems = [Problem(table.name, 1, name, "missing required column") for name in missing]
     absent = [c.name for c in table.columns if c.name not in raw.columns]
     raw = raw.with_columns(pl.lit(None, dtype=pl.String).alias(name) for name in absent)
-    expressions = []
-    for column in table.columns:
-        value, error = _parse_column(column, arms)
-        if column.name in missing:  # reported above, not as an empty cell on every line
-            error = pl.lit(None, dtype=pl.String).alias(error.meta.output_name())
-        expressions.append((value, error))
-    errors = [error for _, error in expressions]
-    parsed = raw.with_columns(errors).with_columns(value for value, _ in expressions)
-    problems += _problems_from(parsed, table.name, table.column_names)
-    ok = pl.all_horizontal([pl.col(e.meta.output_name()).is_null() for e in errors])
-    if missing:
-        ok = pl.lit(False)
-    parsed = parsed.with_columns(ok.alias("__ok")).drop([e.meta.output_name() for e in errors])
-    return parsed, problems
+    checks = {c.name: _parse_column(c, arms) for c in table.columns}
+    flagged = raw.with_columns(value for value, _, _ in checks.values()).with_columns(
+        (pl.lit(False) if name in missing else flag).alias(_ERR + name)
+        for name, (_, flag, _) in checks.items()
+    )
+    any_bad = pl.any_horizontal(pl.col(_ERR + name) for name in checks)
+    bad_rows = flagged.filter(any_bad)
+    for name, (_, _, message) in checks.items():
+        errors = bad_rows.filter(pl.col(_ERR + name)).select(LINE, message.alias("message"))
+        problems += [
+            Problem(table.name, line, name, text)
+            for line, text in errors.iter_rows()
+            if text is not None
+        ]
+    ok = pl.lit(False) if missing else ~any_bad
+    parsed = flagged.with_columns(ok.alias("__ok"), *(_typed(c) for c in table.columns))
+    helpers = [prefix + name for name in checks for prefix in (_ERR, _VALUE)]
+    return parsed.drop(helpers), problems
 
 
 def subject_problems(subjects: pl.DataFrame) -> list[Problem]:

@@ -1,12 +1,15 @@
 """The columnar endpoint engine: observation table -> events -> per-subject endpoints.
 
-No Python loop runs per subject or per record: the whole dataset is one sorted polars
-table of observation days, the ordered events of :mod:`._events` become window
-expressions over it, and one group-by collects each subject's event days.
+No Python loop runs per subject or per record: the whole dataset is one polars table of
+observation days sorted by subject and day, the ordered events of :mod:`._events` give
+per-row preference keys, and a vectorized minimum per subject block picks each event.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+import numpy as np
 import polars as pl
 
 from itptrial.data import Dataset
@@ -57,21 +60,51 @@ def _study_days(frame: pl.DataFrame, date_column: str, index: pl.LazyFrame) -> p
     )
 
 
-def observation_table(data: Dataset, p: EndpointParameters) -> pl.LazyFrame:
+_DAY_OFFSET, _DAY_SPAN = 4096, 8192  # study days t lie within (-4096, 4096)
+
+
+def _per_subject(values: pl.DataFrame, column: str, subjects: int, sid: pl.Series) -> pl.Series:
+    """A per-subject value (null when absent) gathered onto rows by subject key."""
+    dense = pl.DataFrame({SUBJECT: pl.int_range(subjects, dtype=pl.UInt32, eager=True)})
+    full = dense.join(values, on=SUBJECT, how="left", maintain_order="left")
+    return full.get_column(column).gather(sid)
+
+
+def observation_table(data: Dataset, p: EndpointParameters) -> pl.DataFrame:
     """One row per (subject, day) with a count in [-BASELINE_WINDOW, HORIZON] or
-    bleeding >= BLEEDING_GRADE in [1, HORIZON]; plus the subject's first rescue day.
-    Sorted by subject key and day."""
+    bleeding >= BLEEDING_GRADE in [1, HORIZON], sorted by subject key and day, with the
+    worst such bleeding grade that day and the subject's first rescue day and drug."""
     index = subject_index(data)
     counts = (
         _study_days(data.platelets, "date", index)
         .filter(pl.col("t").is_between(-p.baseline_window, p.horizon))
-        .select(SUBJECT, "t", "count")
+        .select(SUBJECT, "t", "count", pl.lit(None, dtype=pl.Int64).alias("bleed_grade"))
     )
     bleeds = (
         _study_days(data.bleeding, "date", index)
         .filter((pl.col("who_grade") >= p.bleeding_grade) & pl.col("t").is_between(1, p.horizon))
         .group_by(SUBJECT, "t")
-        .agg(pl.col("who_grade").max().alias("bleed_grade"))
+        .agg(
+            pl.lit(None, dtype=pl.Float64).alias("count"),
+            pl.col("who_grade").max().cast(pl.Int64).alias("bleed_grade"),
+        )
+    )
+    # One sortable integer per row: subject, then day, then a count row before a
+    # bleeding row of the same day (which is then folded into it).
+    day_key = pl.col(SUBJECT).cast(pl.Int64) * _DAY_SPAN + pl.col("t") + _DAY_OFFSET
+    order = (day_key * 2 + pl.col("count").is_null().cast(pl.Int64)).alias("_order")
+    rows = pl.concat([counts, bleeds]).with_columns(order).collect().sort("_order")
+    same_day_next = (pl.col("_order") // 2) == (pl.col("_order").shift(-1) // 2)
+    same_day_before = ((pl.col("_order") // 2) == (pl.col("_order").shift(1) // 2)).fill_null(False)
+    rows = (
+        rows.with_columns(
+            pl.when(same_day_next)
+            .then(pl.col("bleed_grade").shift(-1))
+            .otherwise(pl.col("bleed_grade"))
+            .alias("bleed_grade")
+        )
+        .filter(~same_day_before)
+        .drop("_order")
     )
     rescue = (
         _study_days(data.rescue, "start_date", index)
@@ -82,46 +115,58 @@ def observation_table(data: Dataset, p: EndpointParameters) -> pl.LazyFrame:
             pl.col("t").first().alias("rescue_day"),
             pl.col("treatment").first().alias("rescue_treatment"),
         )
+        .collect()
     )
-    return (
-        counts.join(bleeds, on=[SUBJECT, "t"], how="full", coalesce=True)
-        .join(rescue, on=SUBJECT, how="left")
-        .sort(SUBJECT, "t")
+    sid, subjects = rows.get_column(SUBJECT), data.subjects.height
+    return rows.with_columns(
+        _per_subject(rescue, "rescue_day", subjects, sid),
+        _per_subject(rescue, "rescue_treatment", subjects, sid),
     )
 
 
-def _join_results(
-    frame: pl.DataFrame,
-    results: pl.DataFrame,
-    stage: list[Event],
-    later: set[str],
-    p: EndpointParameters,
-) -> pl.DataFrame:
-    """Bring a stage's event days needed by later stages back onto the observation rows;
-    after the baseline, add ``baseline_count`` and the per-observation flags."""
-    needed = [e.name for e in stage if e.name in later]
-    if not needed:
-        return frame
-    columns = [f"{name}_day" for name in needed if name != "baseline"]
-    if "baseline" in needed:
-        columns.append("baseline_count")
-    frame = frame.join(
-        results.select(SUBJECT, *columns), on=SUBJECT, how="left", maintain_order="left"
-    )
-    if "baseline" in needed:
-        for flags in observation_flags(p):
-            frame = frame.with_columns(flags)
-    return frame
+_NO_CANDIDATE = np.iinfo(np.int64).max
+EVENT_VALUES = (("day", "t"), ("count", "count"), ("bleed_grade", "bleed_grade"))
 
 
-def _event_values(frame: pl.DataFrame, rows: pl.DataFrame, stage: list[Event]) -> pl.DataFrame:
-    """Each event's day, count and bleeding grade, gathered from its chosen row."""
-    values = {}
+@dataclass(frozen=True)
+class _Subjects:
+    """Where each subject's rows start in the (subject, day)-sorted observation table."""
+
+    starts: np.ndarray  # first row of each subject
+    group: pl.Series  # per row: the subject's position among ``starts``
+
+    @classmethod
+    def of(cls, sid: pl.Series) -> _Subjects:
+        values = sid.to_numpy()
+        boundary = np.r_[True, values[1:] != values[:-1]] if len(values) else np.zeros(0, bool)
+        starts = np.flatnonzero(boundary).astype(np.int64)
+        lengths = np.diff(np.r_[starts, len(values)])
+        return cls(starts, pl.Series("group", np.repeat(np.arange(len(starts)), lengths)))
+
+    def first_of(self, column: pl.Series) -> pl.Series:
+        return column.gather(self.starts)
+
+    def broadcast(self, column: pl.Series) -> pl.Series:
+        """A per-subject column repeated onto every observation row of the subject."""
+        return column.gather(self.group)
+
+
+def _choose(
+    frame: pl.DataFrame, subjects: _Subjects, stage: list[Event], p: EndpointParameters
+) -> dict[str, pl.Series]:
+    """Each event's day, count and bleeding grade per subject (null when none)."""
+    keys = frame.select(event.preference(p) for event in stage)  # one parallel pass
+    chosen: dict[str, pl.Series] = {}
     for event in stage:
-        chosen = rows.get_column(f"{event.name}_row")
-        for name, column in (("day", "t"), ("count", "count"), ("bleed_grade", "bleed_grade")):
-            values[f"{event.name}_{name}"] = frame.get_column(column).gather(chosen)
-    return rows.select(SUBJECT).with_columns(**values)
+        key = keys.get_column(event.name).fill_null(_NO_CANDIDATE).to_numpy()
+        smallest = np.minimum.reduceat(key, subjects.starts)
+        found = smallest != _NO_CANDIDATE
+        rows = pl.Series(np.where(found, event.chosen_rows(smallest), 0)).zip_with(
+            pl.Series(found), pl.repeat(None, len(found), dtype=pl.Int64, eager=True)
+        )
+        for value, column in EVENT_VALUES:
+            chosen[f"{event.name}_{value}"] = frame.get_column(column).gather(rows)
+    return chosen
 
 
 def evaluate_events(
@@ -129,17 +174,35 @@ def evaluate_events(
 ) -> pl.DataFrame:
     """Per subject: each event's day, count and bleeding grade, plus the first rescue.
 
-    Each dependency stage is one group-by over the (subject, day)-sorted observation
-    rows; the days that later stages use are joined back onto the rows in between.
+    The observation rows are sorted by subject and day, so each subject is a contiguous
+    block: an event is one vectorized minimum per block over the event's preference
+    keys (numpy ``reduceat``), and the results that later events use are broadcast
+    back onto the rows by position, with no joins or per-subject windows.
     """
     later = {name for event in events for name in event.after}
     frame = observations.with_row_index("row")
-    per_subject = frame.group_by(SUBJECT).agg(pl.col("rescue_day", "rescue_treatment").first())
+    subjects = _Subjects.of(frame.get_column(SUBJECT))
+    per_subject = pl.DataFrame(
+        [
+            subjects.first_of(frame.get_column(c))
+            for c in (SUBJECT, "rescue_day", "rescue_treatment")
+        ]
+    )
+    if frame.height == 0:  # nobody has an observation: every event is null
+        return per_subject.with_columns(
+            pl.lit(None, dtype=frame.schema[column]).alias(f"{event.name}_{value}")
+            for event in events
+            for value, column in EVENT_VALUES
+        )
     for stage in evaluation_stages(events):
-        rows = frame.group_by(SUBJECT).agg(event.chosen_row(p) for event in stage)
-        results = _event_values(frame, rows, stage)
-        per_subject = per_subject.join(results, on=SUBJECT, how="left")
-        frame = _join_results(frame, results, stage, later, p)
+        per_subject = per_subject.with_columns(**_choose(frame, subjects, stage, p))
+        needed = [f"{e.name}_day" for e in stage if e.name in later and e.name != "baseline"]
+        if any(e.name == "baseline" and e.name in later for e in stage):
+            needed.append("baseline_count")
+        frame = frame.with_columns(subjects.broadcast(per_subject.get_column(c)) for c in needed)
+        if "baseline_count" in needed:  # every later rule compares with the baseline
+            for flags in observation_flags(p):
+                frame = frame.with_columns(flags)
     return per_subject
 
 
@@ -151,7 +214,7 @@ def adjudicate(data: Dataset, protocol: Protocol) -> pl.DataFrame:
     """
     p = protocol.endpoints
     events = endpoint_events()
-    per_subject = evaluate_events(observation_table(data, p).collect(), events, p).lazy()
+    per_subject = evaluate_events(observation_table(data, p), events, p).lazy()
     subjects = subject_index(data).select(
         SUBJECT, "subject_id", "arm", pl.col("day0").is_not_null().alias("treated")
     )

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
+import numpy as np
 import polars as pl
 
 from itptrial.endpoints._criteria import has_count
@@ -40,33 +41,41 @@ class Event:
     target: Callable[[EndpointParameters], int] | None = None
     after: tuple[str, ...] = ()
 
-    def chosen_row(self, p: EndpointParameters) -> pl.Expr:
-        """Group-by aggregation: the ``row`` number of the chosen observation, or null.
+    def preference(self, p: EndpointParameters) -> pl.Expr:
+        """Per observation row: an integer key, null unless the row is a candidate.
 
-        Rows are numbered in (subject, day) order, so the first/last candidate is the
-        smallest/largest row number. ``closest`` and ``highest`` fold their ranking into
-        the high bits of an integer key (row numbers fit in 32 bits): only plain ``min``
-        and ``max`` aggregations run, the fastest polars has.
+        Each subject's event is its candidate with the smallest key (rows are numbered
+        in subject-then-day order in ``row``): ``first`` uses the row number, ``last``
+        its negation, and ``closest``/``highest`` put their ranking in the high bits
+        above the row number, so that ties go to the earliest row. The engine reduces
+        the keys per subject with one vectorized minimum and decodes the row with
+        :meth:`chosen_rows`.
         """
         row = pl.col("row").cast(pl.Int64)
         condition = self.where(p).fill_null(False)
         if self.pick == "first":
-            return row.filter(condition).min().alias(f"{self.name}_row")
-        if self.pick == "last":
-            return row.filter(condition).max().alias(f"{self.name}_row")
-        if self.pick == "closest":
+            key = row
+        elif self.pick == "last":
+            key = -row
+        elif self.pick == "closest":
             assert self.target is not None
             t, target = pl.col("t"), self.target(p)
             # distance first, then the later day: rank = 2|t - target| + (t < target)
             rank = 2 * (t - target).abs() + (t < target).cast(pl.Int64)
-        else:  # highest count; among equal counts the earliest day (smallest row)
-            best = pl.col("count").filter(condition).max()
-            rank = (pl.col("count") != best).cast(pl.Int64)
-        key = rank * _ROW_SPAN + row
-        return (key.filter(condition).min() % _ROW_SPAN).alias(f"{self.name}_row")
+            key = rank * ROW_SPAN + row
+        else:  # highest count first: rank counts among the candidates, largest = 1
+            rank = pl.when(condition).then(pl.col("count")).rank("dense", descending=True)
+            key = rank.cast(pl.Int64) * ROW_SPAN + row
+        return pl.when(condition).then(key).otherwise(None).alias(self.name)
+
+    def chosen_rows(self, smallest_keys: np.ndarray) -> np.ndarray:
+        """The row numbers encoded in the per-subject smallest keys."""
+        if self.pick == "last":
+            return -smallest_keys
+        return smallest_keys % ROW_SPAN
 
 
-_ROW_SPAN = 2**32
+ROW_SPAN = 2**32  # row numbers are below this; rankings sit in the bits above
 
 
 def _t() -> pl.Expr:
