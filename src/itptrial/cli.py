@@ -138,6 +138,31 @@ def adjudicate(
     )
 
 
+@app.command()
+@reports_input_errors
+def analyze(
+    data: DataArgument,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")],
+    protocol: ProtocolOption = "target020",
+) -> None:
+    """Adjudicate and analyse a trial: endpoints.csv, results.json and report.html."""
+    from itptrial.analysis import analyze as run_analysis
+    from itptrial.report import write_analysis
+
+    dataset, protocol_obj = _load(data, protocol)
+    analysis = run_analysis(dataset, protocol_obj)
+    write_analysis(analysis, out)
+    primary = analysis.binary["sustained_response_6m"]
+    rates = ", ".join(f"{arm} {p.responders}/{p.n}" for arm, p in primary.by_arm.items())
+    p_value = primary.chi_square.p_value
+    shown = "n/a" if p_value is None else f"{p_value:.4f}"
+    stdout.print(
+        f"wrote {out}/endpoints.csv, results.json, report.html; sustained response at "
+        f"6 months: {rates} (chi-square p {shown})",
+        markup=False,
+    )
+
+
 @app.command("import-sdtm")
 @reports_input_errors
 def import_sdtm(

@@ -11,12 +11,12 @@ import polars as pl
 
 from itptrial._errors import InputError, Problem, sort_problems
 from itptrial.data._parse import (
-    after_last_contact,
     parse_table,
     record_problems,
+    subject_keys,
     subject_problems,
 )
-from itptrial.data._read import LINE, RawSource, read_source
+from itptrial.data._read import LINE, SUBJECT_KEY, RawSource, read_source
 from itptrial.data._schema import DATE_COLUMN, SCHEMA, TABLES
 from itptrial.protocol import Protocol
 
@@ -27,7 +27,9 @@ class Dataset:
 
     Optional tables that were absent are empty frames with the right columns. Each frame
     keeps a ``__line`` column (the source line of each record) so later stages can point
-    back at the input; extra input columns are kept as text.
+    back at the input, and a ``__sid`` column: the subject's position in ``subject_id``
+    order, an integer key that is much faster to join and group on than the id itself.
+    Extra input columns are kept as text.
     """
 
     subjects: pl.DataFrame
@@ -55,7 +57,7 @@ class Dataset:
         return digest.hexdigest()
 
 
-def _empty_typed(name: str) -> pl.DataFrame:
+def _empty_typed(name: str, keys: pl.Enum) -> pl.DataFrame:
     dtypes = {
         "id": pl.String,
         "text": pl.String,
@@ -67,21 +69,25 @@ def _empty_typed(name: str) -> pl.DataFrame:
         "arm": pl.String,
     }
     schema = {c.name: dtypes[c.kind] for c in TABLES[name].columns}
-    return pl.DataFrame(schema={**schema, LINE: pl.Int64})
+    key_type = pl.Series(dtype=keys).to_physical().dtype
+    return pl.DataFrame(schema={**schema, LINE: pl.Int64, SUBJECT_KEY: key_type})
+
+
+def _by_subject(subjects: pl.DataFrame, column: str, records: pl.DataFrame) -> pl.Series:
+    """A subject column looked up for each record through its integer subject key."""
+    return subjects.sort(SUBJECT_KEY).get_column(column).gather(records.get_column(SUBJECT_KEY))
 
 
 def _no_baseline_warnings(
     subjects: pl.DataFrame, platelets: pl.DataFrame, window: int
 ) -> list[Problem]:
-    treated = subjects.filter(pl.col("treatment_start_date").is_not_null())
-    baseline = (
-        platelets.join(treated.select("subject_id", "treatment_start_date"), on="subject_id")
-        .with_columns((pl.col("date") - pl.col("treatment_start_date")).dt.total_days().alias("t"))
-        .filter(pl.col("t").is_between(-window, 0))
-        .select("subject_id")
-        .unique()
-    )
-    missing = treated.join(baseline, on="subject_id", how="anti").sort(LINE)
+    day0 = _by_subject(subjects, "treatment_start_date", platelets)
+    t = (platelets.get_column("date") - day0).dt.total_days()
+    with_baseline = platelets.filter(t.is_between(-window, 0)).get_column(SUBJECT_KEY).unique()
+    missing = subjects.filter(
+        pl.col("treatment_start_date").is_not_null()
+        & ~pl.col(SUBJECT_KEY).is_in(with_baseline.implode())
+    ).sort(LINE)
     return [
         Problem(
             "subjects",
@@ -92,6 +98,25 @@ def _no_baseline_warnings(
             "warning",
         )
         for line, sid in missing.select(LINE, "subject_id").iter_rows()
+    ]
+
+
+def _after_last_contact(table: str, frame: pl.DataFrame, subjects: pl.DataFrame) -> list[Problem]:
+    date_column = DATE_COLUMN[table]
+    last = _by_subject(subjects, "last_contact_date", frame)
+    late = frame.with_columns(last.alias("last_contact_date")).filter(
+        pl.col(date_column) > pl.col("last_contact_date")
+    )
+    return [
+        Problem(
+            table,
+            row[LINE],
+            date_column,
+            f"record dated {row[date_column]} is after last_contact_date "
+            f"{row['last_contact_date']} of subject '{row['subject_id']}'",
+            "warning",
+        )
+        for row in late.sort(LINE).iter_rows(named=True)
     ]
 
 
@@ -115,24 +140,29 @@ def dataset_from_raw(raw: RawSource, protocol: Protocol | None) -> Dataset:
             typed[table.name] = frame
     # Conflicts and repeats are checked in every table read; orphans only against a
     # subjects table that lists every subject (present, with subject_id, all lines read).
-    ids = None
+    keys = None
     if "subjects" in typed:
         problems += subject_problems(typed["subjects"])
         if "subject_id" in raw.tables["subjects"].columns and "subjects" not in raw.incomplete:
-            ids = typed["subjects"].get_column("subject_id").drop_nulls()
+            keys = subject_keys(typed["subjects"].get_column("subject_id"))
     for name, frame in list(typed.items()):
         if name != "subjects":
-            typed[name], found = record_problems(TABLES[name], frame, ids)
+            typed[name], found = record_problems(TABLES[name], frame, keys)
             problems += found
     errors = [p for p in problems if p.severity == "error"]
     if errors:
         raise InputError(problems, source=raw.location)
+    assert keys is not None  # without a complete subjects table there were errors
     tables = {
-        name: typed[name].drop("__ok") if name in typed else _empty_typed(name) for name in TABLES
+        name: typed[name].drop("__ok") if name in typed else _empty_typed(name, keys)
+        for name in TABLES
     }
+    tables["subjects"] = tables["subjects"].with_columns(
+        pl.col("subject_id").cast(keys).to_physical().alias(SUBJECT_KEY)
+    )
     warnings = [p for p in problems if p.severity == "warning"]
     for name in DATE_COLUMN:
-        warnings += after_last_contact(name, tables[name], tables["subjects"])
+        warnings += _after_last_contact(name, tables[name], tables["subjects"])
     window = protocol.endpoints.baseline_window if protocol is not None else 14
     warnings += _no_baseline_warnings(tables["subjects"], tables["platelets"], window)
     return Dataset(

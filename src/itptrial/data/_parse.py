@@ -14,8 +14,8 @@ from typing import Any
 import polars as pl
 
 from itptrial._errors import Problem, Severity
-from itptrial.data._read import LINE
-from itptrial.data._schema import DATE_COLUMN, TABLES, Column, Table
+from itptrial.data._read import LINE, SUBJECT_KEY
+from itptrial.data._schema import Column, Table
 
 _ISO_DATE = r"^\d{4}-\d{2}-\d{2}$"
 _ERR = "__err_"
@@ -233,21 +233,28 @@ def _may_repeat(frame: pl.DataFrame, key: list[str]) -> bool:
     return hashes.n_unique() < frame.height
 
 
+def subject_keys(subject_ids: pl.Series) -> pl.Enum:
+    """The subjects' ids as an enum: its integer codes are the subject keys (position in
+    subject_id order), and casting a record's id to it is a fast hash lookup."""
+    return pl.Enum(sorted(subject_ids.drop_nulls().unique().to_list()))
+
+
 def record_problems(
-    table: Table, frame: pl.DataFrame, subject_ids: pl.Series | None
+    table: Table, frame: pl.DataFrame, subjects: pl.Enum | None
 ) -> tuple[pl.DataFrame, list[Problem]]:
     """Orphan records, conflicting values, and identical repeats (warned, used once).
 
-    ``subject_ids`` is None when the subjects table cannot say which subjects exist
-    (missing, unreadable, or with unreadable lines): orphans are then not checked.
-    Returns the frame without the repeats (first occurrence kept) and the problems.
+    ``subjects`` (from :func:`subject_keys`) is None when the subjects table cannot say
+    which subjects exist (missing, unreadable, or with unreadable lines): orphans are
+    then not checked. Returns the frame without the repeats (first occurrence kept),
+    with each record's subject key in ``__sid`` when known, and the problems.
     """
     values = list(table.column_names)
     problems: list[Problem] = []
-    if subject_ids is not None:
-        orphan = frame.filter(
-            pl.col("subject_id").is_not_null() & ~pl.col("subject_id").is_in(subject_ids.implode())
-        )
+    if subjects is not None:
+        key = pl.col("subject_id").cast(subjects, strict=False).to_physical()
+        frame = frame.with_columns(key.alias(SUBJECT_KEY))
+        orphan = frame.filter(pl.col("subject_id").is_not_null() & pl.col(SUBJECT_KEY).is_null())
         problems += [
             Problem(table.name, line, "subject_id", f"subject_id '{sid}' is not in subjects")
             for line, sid in orphan.select(LINE, "subject_id").iter_rows()
@@ -286,28 +293,3 @@ def record_problems(
         severity="warning",
     )
     return frame.unique(subset=values, keep="first", maintain_order=True), problems
-
-
-def after_last_contact(table: str, frame: pl.DataFrame, subjects: pl.DataFrame) -> list[Problem]:
-    date_column = DATE_COLUMN[table]
-    joined = frame.join(
-        subjects.select("subject_id", "last_contact_date").filter(
-            pl.col("last_contact_date").is_not_null()
-        ),
-        on="subject_id",
-        how="inner",
-    ).filter(pl.col(date_column) > pl.col("last_contact_date"))
-    return [
-        Problem(
-            table,
-            row[LINE],
-            date_column,
-            f"record dated {row[date_column]} is after last_contact_date "
-            f"{row['last_contact_date']} of subject '{row['subject_id']}'",
-            "warning",
-        )
-        for row in joined.sort(LINE).iter_rows(named=True)
-    ]
-
-
-TABLE_ORDER = tuple(TABLES)

@@ -19,7 +19,9 @@ import polars as pl
 from itptrial._errors import Problem
 from itptrial.data._schema import TABLES
 
-LINE = "__line"
+LINE = "__line"  # the source line of each record
+SUBJECT_KEY = "__sid"  # the subject's position in subject_id order (added once loaded)
+INTERNAL_COLUMNS = (LINE, SUBJECT_KEY)
 
 
 @dataclass

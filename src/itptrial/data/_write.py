@@ -10,14 +10,14 @@ from typing import Literal
 
 import polars as pl
 
-from itptrial.data._read import LINE
+from itptrial.data._read import INTERNAL_COLUMNS
 from itptrial.data._schema import TABLES
 
 
 def _text_frame(name: str, frame: pl.DataFrame) -> pl.DataFrame:
     """Schema columns first, in schema order, then any extra columns; no line column."""
     schema_columns = [c for c in TABLES[name].column_names if c in frame.columns]
-    extra = [c for c in frame.columns if c not in schema_columns and c != LINE]
+    extra = [c for c in frame.columns if c not in schema_columns and c not in INTERNAL_COLUMNS]
     return frame.select(*schema_columns, *extra)  # polars writes booleans as true/false
 
 

@@ -13,6 +13,7 @@ import numpy as np
 import polars as pl
 
 from itptrial.data import Dataset
+from itptrial.data._read import SUBJECT_KEY
 from itptrial.endpoints._criteria import SUBJECT, observation_flags
 from itptrial.endpoints._derive import derive_endpoints
 from itptrial.endpoints._events import Event, endpoint_events, evaluation_stages
@@ -41,21 +42,29 @@ ENDPOINT_COLUMNS: tuple[str, ...] = (
 
 
 def subject_index(data: Dataset) -> pl.LazyFrame:
-    """Subjects sorted by ``subject_id`` with an integer key ``sid`` (their position)."""
+    """Subjects in ``subject_id`` order with their integer key ``sid`` and Day 0."""
     return (
         data.subjects.lazy()
-        .select("subject_id", "arm", pl.col("treatment_start_date").alias("day0"))
-        .sort("subject_id")
-        .with_row_index(SUBJECT)
+        .select(
+            pl.col(SUBJECT_KEY).alias(SUBJECT),
+            "subject_id",
+            "arm",
+            pl.col("treatment_start_date").alias("day0"),
+        )
+        .sort(SUBJECT)
     )
 
 
-def _study_days(frame: pl.DataFrame, date_column: str, index: pl.LazyFrame) -> pl.LazyFrame:
+def _study_days(frame: pl.DataFrame, date_column: str, data: Dataset) -> pl.LazyFrame:
     """Records of treated subjects, keyed by ``sid``, with ``t`` = days from Day 0."""
-    treated = index.filter(pl.col("day0").is_not_null()).select(SUBJECT, "subject_id", "day0")
+    day0 = data.subjects.sort(SUBJECT_KEY).get_column("treatment_start_date")
     return (
         frame.lazy()
-        .join(treated, on="subject_id", how="inner")
+        .with_columns(
+            pl.col(SUBJECT_KEY).alias(SUBJECT),
+            day0.gather(frame.get_column(SUBJECT_KEY)).alias("day0"),
+        )
+        .filter(pl.col("day0").is_not_null())
         .with_columns((pl.col(date_column) - pl.col("day0")).dt.total_days().alias("t"))
     )
 
@@ -74,14 +83,13 @@ def observation_table(data: Dataset, p: EndpointParameters) -> pl.DataFrame:
     """One row per (subject, day) with a count in [-BASELINE_WINDOW, HORIZON] or
     bleeding >= BLEEDING_GRADE in [1, HORIZON], sorted by subject key and day, with the
     worst such bleeding grade that day and the subject's first rescue day and drug."""
-    index = subject_index(data)
     counts = (
-        _study_days(data.platelets, "date", index)
+        _study_days(data.platelets, "date", data)
         .filter(pl.col("t").is_between(-p.baseline_window, p.horizon))
         .select(SUBJECT, "t", "count", pl.lit(None, dtype=pl.Int64).alias("bleed_grade"))
     )
     bleeds = (
-        _study_days(data.bleeding, "date", index)
+        _study_days(data.bleeding, "date", data)
         .filter((pl.col("who_grade") >= p.bleeding_grade) & pl.col("t").is_between(1, p.horizon))
         .group_by(SUBJECT, "t")
         .agg(
@@ -107,7 +115,7 @@ def observation_table(data: Dataset, p: EndpointParameters) -> pl.DataFrame:
         .drop("_order")
     )
     rescue = (
-        _study_days(data.rescue, "start_date", index)
+        _study_days(data.rescue, "start_date", data)
         .filter(pl.col("t") <= p.horizon)
         .sort(SUBJECT, "t", "treatment")
         .group_by(SUBJECT)

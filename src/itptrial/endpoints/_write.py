@@ -32,6 +32,9 @@ def write_endpoints(endpoints: pl.DataFrame, path: str | Path) -> Path:
             ).write_csv(temporary)
         else:
             endpoints.write_parquet(temporary)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)  # mkstemp makes it private; outputs are not
         Path(temporary).replace(path)
     finally:
         Path(temporary).unlink(missing_ok=True)

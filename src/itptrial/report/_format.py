@@ -1,0 +1,54 @@
+"""Number formatting for the report (results stay at full precision elsewhere)."""
+
+from __future__ import annotations
+
+from itptrial.stats import Interval
+
+DASH = "\u2013"
+
+
+def pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{100 * value:.1f}%"
+
+
+def num(value: float | None, digits: int = 2) -> str:
+    if value is None:
+        return "n/a"
+    if float(value).is_integer() and abs(value) < 1e6:
+        return f"{value:.0f}"
+    return f"{value:.{digits}f}"
+
+
+def interval(ci: Interval | None, fmt: str = "num", digits: int = 2) -> str:
+    """'[lo, hi]' with 'n/a' for a bound that does not exist; 'NE' for not estimable."""
+    if ci is None or (ci[0] is None and ci[1] is None):
+        return "n/a"
+
+    def one(value: float | None) -> str:
+        if value is None:
+            return "NE"
+        return pct(value) if fmt == "pct" else f"{value:.{digits}f}"
+
+    return f"[{one(ci[0])}, {one(ci[1])}]"
+
+
+def signed_pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{100 * value:+.1f} pp"
+
+
+def signed_interval(ci: Interval | None) -> str:
+    if ci is None or ci[0] is None or ci[1] is None:
+        return "n/a"
+    return f"[{100 * ci[0]:+.1f}, {100 * ci[1]:+.1f}]"
+
+
+def p_value(value: float | None) -> str:
+    if value is None:
+        return "n/a"
+    if value < 0.0001:
+        return "<0.0001"
+    return f"{value:.4f}"
+
+
+def days(value: float | None) -> str:
+    return "not reached" if value is None else f"{value:g}"
