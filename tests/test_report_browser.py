@@ -75,12 +75,22 @@ def test_screenshot_is_a_full_page(report: Path, tmp_path: Path) -> None:
     assert len(data) > 100_000  # text, tables and figures: far from a blank page
 
 
-def test_no_network_request(report: Path, tmp_path: Path) -> None:
-    log = tmp_path / "netlog.json"
-    chromium(f"--log-net-log={log}", "--dump-dom", report.as_uri())
-    requested = log.read_text() if log.exists() else ""
-    assert "http://" not in requested.replace("http://www.w3.org", "")
-    assert "https://" not in requested
+def test_no_network_request(report: Path) -> None:
+    # The report forbids every request in its Content-Security-Policy; anything the page
+    # tried to load would be refused and logged on the console, and the page must
+    # still work under that policy (its script ran: the listing count is written).
+    html = report.read_text()
+    assert "default-src 'none'" in html
+    result = chromium(
+        "--enable-logging=stderr",
+        "--v=0",
+        "--virtual-time-budget=5000",
+        "--dump-dom",
+        report.as_uri(),
+    )
+    console = result.stderr.decode(errors="replace")
+    assert "Content Security Policy" not in console and "Refused to" not in console, console
+    assert "20 of 20 subjects shown" in result.stdout.decode()
 
 
 def test_large_trial_listing_is_packed_and_drawn_by_the_page(

@@ -150,11 +150,8 @@ def trajectories(data: Dataset, arms: tuple[str, ...]) -> dict[str, Trajectory]:
         data.platelets.join(day0, on="subject_id")
         .with_columns((pl.col("date") - pl.col("treatment_start_date")).dt.total_days().alias("t"))
         .filter(pl.col("t").is_between(TRAJECTORY_BINS[0], TRAJECTORY_BINS[-1] - 1))
-        .with_columns(
-            pl.col("t")
-            .cut(list(TRAJECTORY_BINS[1:-1]), left_closed=True)
-            .to_physical()
-            .alias("bin")
+        .with_columns(  # bin i holds TRAJECTORY_BINS[i] <= t < TRAJECTORY_BINS[i + 1]
+            pl.lit(pl.Series(TRAJECTORY_BINS)).search_sorted(pl.col("t"), side="right").alias("bin")
         )
     )
     result = {}

@@ -1,0 +1,176 @@
+# Reference values from R for tests/test_stats_reference.py.
+#
+# Reads tests/reference/fixtures_input.json (written by make_inputs.py) and writes
+# tests/reference/r_reference.json.  Run from the repository root:
+#
+#   Rscript tests/reference/make_reference.R
+#
+# Needs R with the 'survival' and 'jsonlite' packages (Debian: r-base-core,
+# r-cran-survival, r-cran-jsonlite).  Anything R reports as NA, NaN or +-Inf, and any
+# call that fails, is written as JSON null.  Warnings are recorded next to the values.
+suppressPackageStartupMessages({
+  library(survival)
+  library(jsonlite)
+})
+
+input_path <- file.path("tests", "reference", "fixtures_input.json")
+output_path <- file.path("tests", "reference", "r_reference.json")
+inp <- fromJSON(input_path, simplifyVector = FALSE)
+
+# Non-finite -> NA (written as null).
+fin <- function(x) {
+  if (is.null(x)) return(NA_real_)
+  x <- as.numeric(x)
+  x[!is.finite(x)] <- NA_real_
+  x
+}
+
+# Evaluate expr; on error return NULL; collect warnings.
+capture <- function(expr) {
+  warnings <- character(0)
+  value <- withCallingHandlers(
+    tryCatch(expr, error = function(e) {
+      warnings <<- c(warnings, paste("error:", conditionMessage(e)))
+      NULL
+    }),
+    warning = function(w) {
+      warnings <<- c(warnings, conditionMessage(w))
+      invokeRestart("muffleWarning")
+    }
+  )
+  list(value = value, warnings = warnings)
+}
+
+binary_reference <- function(case) {
+  x1 <- case$x1; n1 <- case$n1; x0 <- case$x0; n0 <- case$n0
+  out <- list(name = case$name)
+  # Clopper-Pearson per arm (binom.test); only defined for n > 0.
+  cp <- function(x, n) {
+    if (n == 0) return(list(lower = NA, upper = NA))
+    ci <- binom.test(x, n)$conf.int
+    list(lower = fin(ci[1]), upper = fin(ci[2]))
+  }
+  out$binom_experimental <- cp(x1, n1)
+  out$binom_control <- cp(x0, n0)
+  pt <- capture(prop.test(c(x1, x0), c(n1, n0), correct = FALSE))
+  out$prop_test <- list(
+    statistic = if (is.null(pt$value)) NA else fin(unname(pt$value$statistic)),
+    p_value = if (is.null(pt$value)) NA else fin(pt$value$p.value),
+    warnings = pt$warnings
+  )
+  tab <- matrix(c(x1, n1 - x1, x0, n0 - x0), nrow = 2, byrow = TRUE)
+  cs <- capture(chisq.test(tab, correct = FALSE))
+  out$chisq_test <- list(
+    statistic = if (is.null(cs$value)) NA else fin(unname(cs$value$statistic)),
+    p_value = if (is.null(cs$value)) NA else fin(cs$value$p.value),
+    warnings = cs$warnings
+  )
+  ft <- capture(fisher.test(tab))
+  out$fisher_test <- if (is.null(ft$value)) {
+    list(p_value = NA, estimate = NA, conf_low = NA, conf_high = NA, warnings = ft$warnings)
+  } else {
+    list(
+      p_value = fin(ft$value$p.value),
+      estimate = fin(unname(ft$value$estimate)),
+      conf_low = fin(ft$value$conf.int[1]),
+      conf_high = fin(ft$value$conf.int[2]),
+      warnings = ft$warnings
+    )
+  }
+  out
+}
+
+km_reference <- function(time, event) {
+  fit <- survfit(Surv(time, event) ~ 1)  # conf.type = "log", Greenwood (defaults)
+  q <- quantile(fit, probs = 0.5)
+  tab <- summary(fit)$table
+  list(
+    n = length(time),
+    events = sum(event),
+    # I(): keep length-1 vectors as JSON arrays.
+    time = I(fin(fit$time)),
+    surv = I(fin(fit$surv)),
+    lower = I(fin(fit$lower)),
+    upper = I(fin(fit$upper)),
+    n_risk = I(as.integer(fit$n.risk)),
+    median = fin(unname(q$quantile)),
+    median_lower = fin(unname(q$lower)),
+    median_upper = fin(unname(q$upper)),
+    # print.survfit's table: must agree with quantile().
+    print_median = fin(unname(tab["median"])),
+    print_lower = fin(unname(tab["0.95LCL"])),
+    print_upper = fin(unname(tab["0.95UCL"]))
+  )
+}
+
+survival_reference <- function(case) {
+  time <- as.numeric(unlist(case$times))
+  event <- as.integer(unlist(case$events))
+  group <- as.integer(unlist(case$groups))
+  out <- list(name = case$name)
+  out$km_experimental <- km_reference(time[group == 1], event[group == 1])
+  out$km_control <- km_reference(time[group == 0], event[group == 0])
+  sd <- capture(survdiff(Surv(time, event) ~ group, rho = 0))
+  out$survdiff <- if (is.null(sd$value)) {
+    list(chisq = NA, p_value = NA, warnings = sd$warnings)
+  } else {
+    chisq <- sd$value$chisq
+    list(
+      chisq = fin(chisq),
+      p_value = fin(pchisq(chisq, df = 1, lower.tail = FALSE)),
+      warnings = sd$warnings
+    )
+  }
+  cx <- capture(coxph(Surv(time, event) ~ group, ties = "efron"))
+  out$coxph <- if (is.null(cx$value) || is.null(coef(cx$value))) {
+    list(hr = NA, conf_low = NA, conf_high = NA, wald_p = NA, warnings = cx$warnings)
+  } else {
+    s <- summary(cx$value)
+    ci <- exp(confint(cx$value))
+    list(
+      hr = fin(unname(exp(coef(cx$value)))),
+      conf_low = fin(ci[1, 1]),
+      conf_high = fin(ci[1, 2]),
+      wald_p = fin(unname(s$coefficients[1, "Pr(>|z|)"])),
+      warnings = cx$warnings
+    )
+  }
+  out
+}
+
+stratified_reference <- function(case) {
+  x1 <- as.numeric(unlist(case$x1)); n1 <- as.numeric(unlist(case$n1))
+  x0 <- as.numeric(unlist(case$x0)); n0 <- as.numeric(unlist(case$n0))
+  k <- length(x1)
+  # [group, response, stratum]: group 1 = experimental, 2 = control.
+  arr <- array(0, dim = c(2, 2, k))
+  for (i in seq_len(k)) {
+    arr[, , i] <- matrix(c(x1[i], n1[i] - x1[i], x0[i], n0[i] - x0[i]), nrow = 2, byrow = TRUE)
+  }
+  out <- list(name = case$name)
+  mh <- capture(mantelhaen.test(arr, correct = FALSE))
+  out$mantelhaen <- if (is.null(mh$value)) {
+    list(statistic = NA, p_value = NA, warnings = mh$warnings)
+  } else {
+    list(
+      statistic = fin(unname(mh$value$statistic)),
+      p_value = fin(mh$value$p.value),
+      warnings = mh$warnings
+    )
+  }
+  out
+}
+
+result <- list(
+  generated_by = "tests/reference/make_reference.R",
+  r_version = R.version.string,
+  survival_version = as.character(packageVersion("survival")),
+  binary = lapply(inp$binary, binary_reference),
+  survival = lapply(inp$survival, survival_reference),
+  stratified = lapply(inp$stratified, stratified_reference)
+)
+
+writeLines(
+  toJSON(result, auto_unbox = TRUE, digits = NA, na = "null", null = "null", pretty = TRUE),
+  output_path
+)
