@@ -17,7 +17,7 @@ from itptrial.data._parse import (
     subject_problems,
 )
 from itptrial.data._read import LINE, SUBJECT_KEY, RawSource, read_source
-from itptrial.data._schema import DATE_COLUMN, SCHEMA, TABLES
+from itptrial.data._schema import DATE_COLUMN, DTYPES, SCHEMA, TABLES
 from itptrial.protocol import Protocol
 
 
@@ -58,17 +58,7 @@ class Dataset:
 
 
 def _empty_typed(name: str, keys: pl.Enum) -> pl.DataFrame:
-    dtypes = {
-        "id": pl.String,
-        "text": pl.String,
-        "date": pl.Date,
-        "number": pl.Float64,
-        "integer": pl.Int64,
-        "boolean": pl.Boolean,
-        "sex": pl.String,
-        "arm": pl.String,
-    }
-    schema = {c.name: dtypes[c.kind] for c in TABLES[name].columns}
+    schema = {c.name: DTYPES[c.kind] for c in TABLES[name].columns}
     key_type = pl.Series(dtype=keys).to_physical().dtype
     return pl.DataFrame(schema={**schema, LINE: pl.Int64, SUBJECT_KEY: key_type})
 

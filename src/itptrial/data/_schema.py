@@ -5,7 +5,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+import polars as pl
+
 Kind = Literal["id", "text", "date", "number", "integer", "boolean", "sex", "arm"]
+
+# The polars type of each kind of column once loaded.
+DTYPES: dict[Kind, type[pl.DataType]] = {
+    "id": pl.String,
+    "text": pl.String,
+    "date": pl.Date,
+    "number": pl.Float64,
+    "integer": pl.Int64,
+    "boolean": pl.Boolean,
+    "sex": pl.String,
+    "arm": pl.String,
+}
 
 
 @dataclass(frozen=True)

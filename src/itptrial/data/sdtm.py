@@ -24,7 +24,7 @@ import pyreadstat
 
 from itptrial._errors import InputError, Problem
 from itptrial.data._dataset import dataset_from_frames
-from itptrial.data._schema import DATE_COLUMN, TABLES, Kind
+from itptrial.data._schema import DATE_COLUMN, DTYPES, TABLES
 from itptrial.data._write import write_dataset
 
 __all__ = ["ImportSummary", "import_sdtm"]
@@ -81,16 +81,7 @@ BLEEDING_NOTE = (
 # provenance of every native record: the domain and line it came from.
 LINE = "__line"
 WHERE = "__where"
-NATIVE_TYPES: dict[Kind, type[pl.DataType]] = {
-    "id": pl.String,
-    "text": pl.String,
-    "date": pl.Date,
-    "number": pl.Float64,
-    "integer": pl.Int64,
-    "boolean": pl.Boolean,
-    "sex": pl.String,
-    "arm": pl.String,
-}
+NATIVE_TYPES = DTYPES
 
 # Native column -> SDTM variable, to report checks of the written tables in SDTM terms.
 SDTM_VARIABLE = {
