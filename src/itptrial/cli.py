@@ -163,6 +163,151 @@ def analyze(
     )
 
 
+def _arm_sizes(text: str) -> tuple[int, int]:
+    try:
+        sizes = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        sizes = ()
+    if len(sizes) != 2 or min(sizes) < 1:
+        message = "expected two positive integers A,B (experimental, control), e.g. 48,56"
+        raise InputError([Problem("--n-per-arm", None, None, f"{message}; got {text!r}")])
+    return sizes[0], sizes[1]
+
+
+def _progress(total: int, label: str):  # type: ignore[no-untyped-def]
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    return Progress(
+        TextColumn(label),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeRemainingColumn(),
+        console=stderr,
+        transient=True,
+        disable=not stderr.is_terminal,
+    )
+
+
+@app.command()
+@reports_input_errors
+def simulate(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")],
+    protocol: ProtocolOption = "target020",
+    n_per_arm: Annotated[str, typer.Option(help="Subjects per arm: experimental,control.")] = (
+        "48,56"
+    ),
+    trials: Annotated[int, typer.Option(min=1, help="Independent virtual trials.")] = 1,
+    seed: Annotated[int, typer.Option(min=0, help="Random seed.")] = 20211211,
+    engine: Annotated[str, typer.Option(help="fast (vectorized) or reference (LSODA).")] = ("fast"),
+    parameters: Annotated[
+        Path | None, typer.Option(help="Model parameter TOML (default: calibrated).")
+    ] = None,
+) -> None:
+    """Simulate virtual trials, written as native datasets (docs/model.md)."""
+    from itptrial.data import write_dataset
+    from itptrial.protocol import load_protocol
+    from itptrial.sim import load_parameters, simulate_trial, trial_seeds
+
+    if engine not in ("fast", "reference"):
+        raise InputError([Problem("--engine", None, None, "must be fast or reference")])
+    sizes = _arm_sizes(n_per_arm)
+    protocol_obj = load_protocol(protocol)
+    params = load_parameters(parameters)
+    days = protocol_obj.endpoints.horizon + 1
+    written = 0
+    with _progress(trials * days, "simulating") as bar:
+        task = bar.add_task("simulate", total=trials * days)
+        try:
+            for k, sequence in enumerate(trial_seeds(seed, trials), start=1):
+                tables = simulate_trial(
+                    protocol_obj,
+                    sizes,
+                    sequence,
+                    params,
+                    engine,  # type: ignore[arg-type]
+                    progress=lambda step: bar.advance(task, step),
+                )
+                folder = out if trials == 1 else out / f"trial_{k:04d}"
+                write_dataset(tables, folder)
+                written += 1
+        except KeyboardInterrupt:
+            stderr.print(f"interrupted: {written} complete trial(s) written to {out}")
+            raise typer.Exit(130) from None
+    shown = str(out) if trials == 1 else f"{out}/trial_0001 ... trial_{trials:04d}"
+    stdout.print(
+        f"wrote {trials} virtual trial(s) of {sizes[0]} + {sizes[1]} subjects: {shown}",
+        markup=False,
+    )
+
+
+@app.command()
+@reports_input_errors
+def demo(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path(
+        "itptrial-demo"
+    ),
+    seed: Annotated[int, typer.Option(min=0, help="Random seed.")] = 20211211,
+) -> None:
+    """Simulate one TARGET 020-sized virtual trial (48 vs 56), analyse it and report."""
+    from itptrial.analysis import analyze as run_analysis
+    from itptrial.data import dataset_from_frames, write_dataset
+    from itptrial.protocol import load_protocol
+    from itptrial.report import write_analysis
+    from itptrial.sim import TARGET020_SIZE, simulate_trial
+
+    protocol_obj = load_protocol("target020")
+    days = protocol_obj.endpoints.horizon + 1
+    with _progress(days, "simulating") as bar:
+        task = bar.add_task("simulate", total=days)
+        tables = simulate_trial(
+            protocol_obj, TARGET020_SIZE, seed, progress=lambda step: bar.advance(task, step)
+        )
+    write_dataset(tables, out / "data")
+    dataset = dataset_from_frames(tables, protocol_obj, source=str(out / "data"))
+    analysis = run_analysis(dataset, protocol_obj)
+    write_analysis(analysis, out)
+    _print_demo_summary(analysis, out)
+
+
+PUBLISHED = {  # TARGET 020 (docs/domain.md): (responders, n) per arm
+    "initial_response": ((37, 48), (31, 56)),
+    "relapse": ((7, 37), (9, 31)),
+    "sustained_response_6m": ((31, 48), (23, 56)),
+}
+
+
+def _print_demo_summary(analysis, out: Path) -> None:  # type: ignore[no-untyped-def]
+    from rich.table import Table
+
+    table = Table(
+        title="Virtual TARGET 020 (simulated) against the published trial", title_justify="left"
+    )
+    table.add_column("endpoint")
+    for header in (
+        f"{analysis.arms[0]} sim",
+        "published",
+        f"{analysis.arms[1]} sim",
+        "published",
+        "p sim",
+    ):
+        table.add_column(header, justify="right", no_wrap=True)
+    for endpoint, published in PUBLISHED.items():
+        result = analysis.binary[endpoint]
+        cells = [endpoint.replace("_response", "").replace("_6m", " 6m").replace("_", " ")]
+        for arm, (x, n) in zip(analysis.arms, published, strict=True):
+            p = result.by_arm[arm]
+            rate = "n/a" if p.rate is None else f"{100 * p.rate:.0f}%"
+            cells += [f"{p.responders}/{p.n} {rate}", f"{x}/{n} {100 * x / n:.0f}%"]
+        p_value = result.chi_square.p_value
+        cells.append("n/a" if p_value is None else f"{p_value:.3f}")
+        table.add_row(*cells)
+    stdout.print(table)
+    stdout.print(
+        f"wrote {out}/data (the virtual trial), {out}/endpoints.csv, results.json and report.html",
+        markup=False,
+    )
+
+
 @app.command("import-sdtm")
 @reports_input_errors
 def import_sdtm(

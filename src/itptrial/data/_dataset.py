@@ -16,7 +16,7 @@ from itptrial.data._parse import (
     subject_keys,
     subject_problems,
 )
-from itptrial.data._read import LINE, SUBJECT_KEY, RawSource, read_source
+from itptrial.data._read import INTERNAL_COLUMNS, LINE, SUBJECT_KEY, RawSource, read_source
 from itptrial.data._schema import DATE_COLUMN, DTYPES, SCHEMA, TABLES
 from itptrial.protocol import Protocol
 
@@ -48,12 +48,20 @@ class Dataset:
         return frame
 
     def input_sha256(self) -> str:
-        """SHA-256 over the input files' bytes (in table order) identifying this input."""
+        """SHA-256 identifying this input: over the input files' bytes (in table order),
+        or, for a dataset built from frames (simulated, web), over its tables as CSV."""
         digest = hashlib.sha256()
-        for path in self.files:
-            digest.update(path.name.encode())
-            digest.update(b"\0")
-            digest.update(path.read_bytes())
+        if self.files:
+            for path in self.files:
+                digest.update(path.name.encode())
+                digest.update(b"\0")
+                digest.update(path.read_bytes())
+            return digest.hexdigest()
+        for name in TABLES:
+            frame = self.table(name)
+            columns = [c for c in frame.columns if c not in INTERNAL_COLUMNS]
+            digest.update(name.encode() + b"\0")
+            digest.update(frame.select(columns).write_csv().encode())
         return digest.hexdigest()
 
 

@@ -110,6 +110,8 @@ class Visits(_Strict):
 class RescueRule(_Strict):
     count_below: float = Field(ge=0, le=5000)
     count_below_with_bleeding: float = Field(ge=0, le=5000)
+    bleeding_grade: int = Field(2, ge=0, le=4)
+    from_day: int = Field(7, ge=0, le=3650)
     treatments: list[str] = Field(min_length=1)
 
 

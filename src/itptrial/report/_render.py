@@ -230,6 +230,7 @@ def _listing(analysis: Analysis) -> list[dict[str, str]]:
     return rows
 
 
+WARNINGS_SHOWN = 100  # the rest: `itptrial validate` lists every one
 INLINE_LISTING_LIMIT = 5000  # above this, the listing is packed and drawn by the page
 
 
@@ -261,7 +262,8 @@ def report_context(analysis: Analysis) -> dict[str, Any]:
             (p.endpoints.response_level, p.endpoints.complete_level),
         ),
         "safety": _safety(analysis),
-        "warnings": [str(w) for w in analysis.warnings],
+        "warnings": [str(w) for w in analysis.warnings[:WARNINGS_SHOWN]],
+        "warnings_total": len(analysis.warnings),
         "listing": [],
         "packed_listing": "",
         "listing_columns": LISTING_COLUMNS,
