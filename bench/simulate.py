@@ -13,7 +13,7 @@ The speed-up (target >= 100x) is the fast engine's throughput at 100,000 courses
 reference's; the same-size ratio is printed too. Every figure is the median of
 ``--repeats`` runs (tables are not written: this times the simulation itself)::
 
-    python bench/simulate.py             # 3 repeats, 100,000 fast courses (~3 min)
+    python bench/simulate.py             # 3 repeats, 100,000 fast courses each
     python bench/simulate.py --quick     # 1 repeat, 10,000 fast courses, 10 reference
 """
 
@@ -114,8 +114,9 @@ def main() -> int:
         print(f"100,000 fast courses: {t_fast:.1f} s (target <= {WALL_TARGET_S:.0f} s: {verdict})")
     else:
         print(
-            f"100,000 fast courses, extrapolated from {n_fast:,}: "
-            f"{100_000 / fast_rate:.1f} s (target <= {WALL_TARGET_S:.0f} s; not measured)"
+            f"100,000 fast courses, extrapolated linearly from {n_fast:,}: "
+            f"{100_000 / fast_rate:.1f} s (target <= {WALL_TARGET_S:.0f} s; not measured, "
+            "and a lower bound when the day's step count grows with the population)"
         )
     print(f"peak resident memory of this process: {peak_gb:.2f} GB")
     return 0

@@ -95,7 +95,7 @@ def test_closed_loop_reference_gives_the_same_trial(seed: int) -> None:
     visits and measurement errors are identical. The true counts differ by ~1e-5
     (relative), and a measured count is ``round(true * error)``: when ``true * error``
     lies within ~1e-5 * count of a half-integer, the two engines round to neighbouring
-    integers (probability ~1e-3 per visit; seed 3 has one such visit). A decision can
+    integers (probability ~1e-3 per visit; seed 3 had one when this was written). A decision can
     then differ only if that visit sits on a threshold (count 29/30 or 2x baseline for
     the repeat course, 9/10 or 19/20 for rescue, the bleeding draw, a trough at 2.9/3.0 or
     5.0/5.1): rarer still. What is robust, and tested:
@@ -229,10 +229,12 @@ def test_dexamethasone_lowers_the_antibody_state_on_course_days(engine: str) -> 
 def test_tacrolimus_follows_the_one_compartment_solution(engine: str) -> None:
     """Constant input ``rate`` (micrograms/day) from day 0: the daily-average
     concentration is C(t) = rate / CL * (1 - exp(-CL / V * t)) (ng/mL = micrograms/L),
-    reaching rate / CL. Compared at days 3, 4, 7, 14, 28 and 84 to 1e-6 relative; the
-    reference also on days 1 and 2. The fast engine's RK4 truncation error on the
-    first day is (CL/V * h)^5 / 120 per step (h = 1/8 day, CL/V up to ~3.5/day):
-    ~5e-5 on day 1, so days 1-2 are checked to 1e-3 there (still far inside 0.5%)."""
+    reaching rate / CL. Compared at days 3, 4, 7, 14, 28 and 84 to 1e-6 relative for
+    the reference, which is also held to 1e-6 on days 1 and 2. The fast engine's RK4
+    truncation error is (CL/V * h)^5 / 120 per step (h = 1/6 day, CL/V up to ~3.5/day)
+    on a transient that then decays: about 1e-4 on day 1 and 2e-6 by day 3, so it is
+    checked to 1e-3 on days 1-2 and 1e-5 after (both far inside the 0.5% of the model
+    comparison)."""
     population = _population()
     p = population.patients
     rate = 2000.0  # 2 mg/day
@@ -246,7 +248,8 @@ def test_tacrolimus_follows_the_one_compartment_solution(engine: str) -> None:
     early = 1e-3 if engine == "fast" else 1e-6
     for day in (1, 2):
         np.testing.assert_allclose(concentration[day], exact(day), rtol=early)
+    later = 1e-5 if engine == "fast" else 1e-6
     for day in (3, 4, 7, 14, 28, 84):
-        np.testing.assert_allclose(concentration[day], exact(day), rtol=1e-6)
-    np.testing.assert_allclose(concentration[84], rate / p.cl, rtol=1e-6)
+        np.testing.assert_allclose(concentration[day], exact(day), rtol=later)
+    np.testing.assert_allclose(concentration[84], rate / p.cl, rtol=later)
     assert np.all(states[28, T, :] < p.t0)  # and the T-cell state is inhibited

@@ -79,7 +79,7 @@ def km_figure(
                     mew=1.2,
                 )
             table.text(
-                -0.01,
+                -0.045,
                 1 - (index + 0.5) / max(len(curves), 1),
                 arm,
                 transform=table.transAxes,
@@ -99,7 +99,7 @@ def km_figure(
         axes.set_ylim(-0.02, 1.02)
         axes.set_ylabel(ylabel)
         axes.grid(axis="y", color="#e5e5e5", lw=0.6)
-        axes.legend(frameon=False, loc="lower right" if cumulative else "upper right")
+        axes.legend(frameon=False, loc="best")
         table.set_xlabel(xlabel)
         table.set_yticks([])
         table.set_title("Number at risk", fontsize=8, loc="left")

@@ -24,6 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 
 import numpy as np
+from numba import njit
 
 STATES = ("P", "T1", "T2", "T3", "C", "A", "T", "Ctac", "R")
 P, T1, T2, T3, C, A, T, CTAC, R = range(len(STATES))
@@ -89,23 +90,66 @@ def steady_state(patients: Patients, baseline: np.ndarray) -> np.ndarray:
     return y
 
 
-def derivatives(y: np.ndarray, dex: np.ndarray, tac_rate: np.ndarray, p: Patients) -> np.ndarray:
-    """dy/dt for every patient. ``dex``: dexamethasone course-days (1 = 40 mg) today;
-    ``tac_rate``: tacrolimus input today in micrograms per day."""
+# Per-patient parameters, in the column order of Patients.theta(), and the shared ones.
+THETA = ("c0", "kdeg", "t0", "a0", "ka", "kdex", "cl", "v")
+SHARED = ("ktr", "gamma", "kt", "kdep", "t_help", "b_help", "imax", "ic50", "ivig_effect", "kr")
+
+
+def theta(p: Patients) -> np.ndarray:
+    """The per-patient parameters as one (patients, 8) array for the compiled kernels."""
+    return np.ascontiguousarray(np.column_stack([getattr(p, name) for name in THETA]))
+
+
+def shared(p: Patients) -> np.ndarray:
+    return np.array([getattr(p, name) for name in SHARED], dtype=np.float64)
+
+
+@njit(cache=True)
+def rhs(
+    y: np.ndarray, th: np.ndarray, sh: np.ndarray, dex: float, tac_rate: float, out: np.ndarray
+) -> None:  # pragma: no cover - compiled; tested through callers
+    """dy/dt of one patient into ``out``: the model equations, written once.
+
+    ``dex``: dexamethasone course-days today (1 = 40 mg); ``tac_rate``: tacrolimus input
+    today in micrograms per day.
+    """
+    c0, kdeg, t0, a0, ka, kdex, cl, v = th[0], th[1], th[2], th[3], th[4], th[5], th[6], th[7]
+    ktr, gamma, kt, kdep = sh[0], sh[1], sh[2], sh[3]
+    t_help, b_help, imax, ic50, ivig, kr = sh[4], sh[5], sh[6], sh[7], sh[8], sh[9]
+    inhibition = imax * y[CTAC] / (ic50 + y[CTAC])
+    out[P] = kdeg * c0 / (1.0 + y[T]) * (c0 / y[C]) ** gamma - ktr * y[P]
+    out[T1] = ktr * (y[P] - y[T1])
+    out[T2] = ktr * (y[T1] - y[T2])
+    out[T3] = ktr * (y[T2] - y[T3])
+    out[C] = ktr * y[T3] - kdeg * (1.0 + y[A] * (1.0 - ivig * y[R])) * y[C]
+    ratio_t = max(y[T], 0.0) / t0
+    target_a = a0 * (ratio_t if t_help == 1.0 else ratio_t**t_help)  # pow is the hot spot
+    out[A] = ka * (target_a - y[A]) - kdex * dex * y[A]
+    target_t = t0 * (max(y[A], 0.0) / a0) ** b_help
+    out[T] = kt * (target_t - y[T]) - kdep * inhibition * y[T]
+    out[CTAC] = (tac_rate - cl * y[CTAC]) / v
+    out[R] = -kr * y[R]
+
+
+@njit(cache=True)
+def _all_derivatives(
+    y: np.ndarray, th: np.ndarray, sh: np.ndarray, dex: np.ndarray, tac_rate: np.ndarray
+) -> np.ndarray:  # pragma: no cover - compiled
     out = np.empty_like(y)
-    inhibition = p.imax * y[CTAC] / (p.ic50 + y[CTAC])
-    production = 1.0 / (1.0 + y[T])
-    kin = p.kdeg * p.c0
-    out[P] = kin * production * (p.c0 / y[C]) ** p.gamma - p.ktr * y[P]
-    out[T1] = p.ktr * (y[P] - y[T1])
-    out[T2] = p.ktr * (y[T1] - y[T2])
-    out[T3] = p.ktr * (y[T2] - y[T3])
-    destruction = p.kdeg * (1.0 + y[A] * (1.0 - p.ivig_effect * y[R]))
-    out[C] = p.ktr * y[T3] - destruction * y[C]
-    target_a = p.a0 * (np.maximum(y[T], 0.0) / p.t0) ** p.t_help
-    out[A] = p.ka * (target_a - y[A]) - p.kdex * dex * y[A]
-    target_t = p.t0 * (np.maximum(y[A], 0.0) / p.a0) ** p.b_help
-    out[T] = p.kt * (target_t - y[T]) - p.kdep * inhibition * y[T]
-    out[CTAC] = (tac_rate - p.cl * y[CTAC]) / p.v
-    out[R] = -p.kr * y[R]
+    one, slope = np.empty(y.shape[0]), np.empty(y.shape[0])
+    for i in range(y.shape[1]):
+        one[:] = y[:, i]
+        rhs(one, th[i], sh, dex[i], tac_rate[i], slope)
+        out[:, i] = slope
     return out
+
+
+def derivatives(y: np.ndarray, dex: np.ndarray, tac_rate: np.ndarray, p: Patients) -> np.ndarray:
+    """dy/dt for every patient (columns of ``y``)."""
+    return _all_derivatives(
+        np.asarray(y, dtype=np.float64),
+        theta(p),
+        shared(p),
+        np.asarray(dex, dtype=np.float64),
+        np.asarray(tac_rate, dtype=np.float64),
+    )

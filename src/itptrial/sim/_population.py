@@ -12,6 +12,8 @@ from itptrial.sim._parameters import ModelParameters
 MIN_DESTRUCTION = 0.5  # A0 below this would not be ITP: such draws are redrawn
 MAX_DESTRUCTION = 60.0  # platelet clearance up to 61 x healthy (lifespan about 4 hours)
 MIN_BASELINE = 3.0  # counts at diagnosis below this are outside the model's validity
+MAX_DEX_KILL = 20.0  # /day: a course already removes the antibody drive (e^-80); higher
+#                      values would change nothing but the integration cost
 
 
 @dataclass
@@ -62,7 +64,10 @@ def draw_population(rng: np.random.Generator, m: ModelParameters, n: int) -> Pop
         t0=t0,
         a0=a0,
         ka=_lognormal(rng, m.disease.ka_median, m.disease.omega_ka, n),
-        kdex=_lognormal(rng, m.dexamethasone.kill_median, m.dexamethasone.omega_kill, n),
+        kdex=np.minimum(
+            _lognormal(rng, m.dexamethasone.kill_median, m.dexamethasone.omega_kill, n),
+            MAX_DEX_KILL,
+        ),
         cl=cl,
         v=np.full(n, tac.v_l),
         ktr=4.0 / m.platelets.mtt_days,

@@ -32,7 +32,7 @@ def course_tables(
 ) -> dict[str, pl.DataFrame]:
     """subjects, platelets, bleeding, rescue, adverse_events, doses, drug_levels."""
     n = len(course.arms)
-    calendar = course.streams["calendar"]
+    calendar = course.rng("calendar")
     randomized = np.datetime64(TRIAL_START) + calendar.integers(0, 365, n).astype("timedelta64[D]")
     day0 = randomized + calendar.integers(0, 3, n).astype("timedelta64[D]")
     ids = np.array([f"{id_prefix}{i + 1:05d}" for i in range(n)])
@@ -131,7 +131,7 @@ def _adverse_events(
     course: Course, ids: np.ndarray, day0: np.ndarray, experimental: str
 ) -> pl.DataFrame:
     """Grade 1-2 events at plausible rates by arm (the trial reported no grade >= 3)."""
-    rng = course.streams["events"]
+    rng = course.rng("events")
     n = len(ids)
     frames = []
     for term, p_exp, p_ctl, related in ADVERSE_EVENTS:

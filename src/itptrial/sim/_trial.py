@@ -56,14 +56,19 @@ class Course:
     true_counts: np.ndarray  # model platelet count at the start of each day
     schedule: Schedule
     rescue_treatment: str
-    streams: dict[str, np.random.Generator] = field(repr=False, default_factory=dict)
+    # the seeds of the random streams (not live generators: writing the tables twice
+    # must give the same tables)
+    seeds: dict[str, np.random.SeedSequence] = field(repr=False, default_factory=dict)
+
+    def rng(self, stream: str) -> np.random.Generator:
+        """A fresh generator for one of the course's streams."""
+        return np.random.default_rng(self.seeds[stream])
 
 
-def _streams(seed: np.random.SeedSequence) -> dict[str, np.random.Generator]:
-    return {
-        name: np.random.default_rng(child)
-        for name, child in zip(STREAMS, seed.spawn(len(STREAMS)), strict=True)
-    }
+def _seeds(seed: np.random.SeedSequence) -> dict[str, np.random.SeedSequence]:
+    """One independent child seed per purpose (adding a purpose later, at the end of
+    STREAMS, leaves the others' numbers unchanged)."""
+    return dict(zip(STREAMS, seed.spawn(len(STREAMS)), strict=True))
 
 
 def _visit_days(
@@ -108,7 +113,8 @@ def run_course(
     progress: Callable[[int], None] | None = None,
 ) -> Course:
     """Simulate every patient of ``arms`` (one arm code per patient) through the protocol."""
-    streams = _streams(seed)
+    seeds = _seeds(seed)
+    streams = {name: np.random.default_rng(child) for name, child in seeds.items()}
     n, horizon = len(arms), protocol.endpoints.horizon
     population = draw_population(streams["population"], params, n)
     visits, dropout = _visit_days(
@@ -155,7 +161,7 @@ def run_course(
         true_counts=true_counts,
         schedule=controller.schedule,
         rescue_treatment=protocol.rescue.treatments[0],
-        streams=streams,
+        seeds=seeds,
     )
 
 
