@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 Severity = Literal["error", "warning"]
 
@@ -57,3 +57,16 @@ class InputError(Exception):
     def report(self) -> str:
         """All problems, one per line, in ``where:line:column: message`` form."""
         return "\n".join(str(p) for p in self.problems)
+
+
+def validation_problems(error: Any, source: str) -> list[Problem]:
+    """A pydantic ``ValidationError`` as problems naming the file and the dotted key."""
+    return [
+        Problem(
+            source,
+            None,
+            ".".join(str(part) for part in detail["loc"]) or None,
+            "unknown key" if detail["type"] == "extra_forbidden" else detail["msg"],
+        )
+        for detail in error.errors()
+    ]

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from itptrial._errors import InputError, Problem
+from itptrial._errors import InputError, Problem, validation_problems
 
 PRESETS = ("target020", "iwg2009")
 
@@ -215,14 +215,7 @@ def load_protocol(spec: str = "target020") -> Protocol:
     try:
         return Protocol.model_validate(raw)
     except ValidationError as exc:
-        problems = []
-        for err in exc.errors():
-            key = ".".join(str(part) for part in err["loc"]) or None
-            message = err["msg"]
-            if err["type"] == "extra_forbidden":
-                message = "unknown key"
-            problems.append(Problem(source, None, key, message))
-        raise InputError(problems) from None
+        raise InputError(validation_problems(exc, source)) from None
 
 
 def preset_text(name: str) -> str:

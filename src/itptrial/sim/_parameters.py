@@ -8,7 +8,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from itptrial._errors import InputError, Problem
+from itptrial._errors import InputError, Problem, validation_problems
 
 
 class _Strict(BaseModel):
@@ -106,14 +106,4 @@ def load_parameters(path: str | Path | None = None) -> ModelParameters:
     except tomllib.TOMLDecodeError as exc:
         raise InputError([Problem(source, None, None, f"invalid TOML: {exc}")]) from None
     except ValidationError as exc:
-        raise InputError(
-            [
-                Problem(
-                    source,
-                    None,
-                    ".".join(str(p) for p in err["loc"]) or None,
-                    "unknown key" if err["type"] == "extra_forbidden" else err["msg"],
-                )
-                for err in exc.errors()
-            ]
-        ) from None
+        raise InputError(validation_problems(exc, source)) from None

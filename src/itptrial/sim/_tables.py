@@ -36,7 +36,6 @@ def course_tables(
     randomized = np.datetime64(TRIAL_START) + calendar.integers(0, 365, n).astype("timedelta64[D]")
     day0 = randomized + calendar.integers(0, 3, n).astype("timedelta64[D]")
     ids = np.array([f"{id_prefix}{i + 1:05d}" for i in range(n)])
-    last_visit = course.visits.shape[1] - 1 - np.argmax(course.visits[:, ::-1], axis=1)
     baseline = course.counts[:, 0]
     pop = course.population
     subjects = pl.DataFrame(
@@ -49,7 +48,6 @@ def course_tables(
             "stratum": np.where(baseline < 10, "plt<10", "plt>=10"),
             "sex": np.where(pop.female, "F", "M"),
             "age": pop.age.astype(int),
-            "last_contact_date": _dates(day0, last_visit),  # replaced below: latest record
         }
     )
 
@@ -118,8 +116,7 @@ def _with_last_contact(tables: dict[str, pl.DataFrame]) -> pl.DataFrame:
         for frame in (tables[name],)
     ]
     last = pl.concat(dated).group_by("subject_id").agg(pl.col("date").max())
-    subjects = tables["subjects"].drop("last_contact_date")
-    return subjects.join(
+    return tables["subjects"].join(
         last.rename({"date": "last_contact_date"}),
         on="subject_id",
         how="left",
