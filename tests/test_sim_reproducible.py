@@ -193,8 +193,8 @@ def test_tacrolimus_dose_changes_follow_an_off_target_trough(
 
 def test_dexamethasone_courses_follow_the_day_14_rule(tables: dict[str, pl.DataFrame]) -> None:
     """40 mg on days 0-3 for everyone; days 14-17 exactly for subjects none of whose
-    visits on days 1-14 showed a response (count >= 30 and >= 2x the day-0 count),
-    recomputed here from the platelet records."""
+    visits on days 1-14 showed a response (count >= 30 and >= 2x the day-0 count, no
+    bleeding of WHO grade >= 2 that day), recomputed here from the records."""
     subjects = tables["subjects"]
     dex = with_day(tables["doses"], subjects).filter(pl.col("drug") == "dexamethasone")
     assert (dex["dose_mg"] == 40.0).all()
@@ -203,11 +203,15 @@ def test_dexamethasone_courses_follow_the_day_14_rule(tables: dict[str, pl.DataF
 
     counts = with_day(tables["platelets"], subjects)
     baseline = counts.filter(pl.col("day") == 0).select("subject_id", pl.col("count").alias("day0"))
+    bleeding = with_day(tables["bleeding"], subjects).select("subject_id", "day", "who_grade")
     responders = set(
-        counts.join(baseline, on="subject_id").filter(
+        counts.join(baseline, on="subject_id")
+        .join(bleeding, on=["subject_id", "day"], how="left")
+        .filter(
             pl.col("day").is_between(1, 14)
             & (pl.col("count") >= PROTOCOL.endpoints.response_level)
             & (pl.col("count") >= PROTOCOL.endpoints.fold * pl.col("day0"))
+            & (pl.col("who_grade").fill_null(0) < PROTOCOL.endpoints.bleeding_grade)
         )["subject_id"]
     )
     # last day known to be in follow-up: any record of the subject (dropout comes later)

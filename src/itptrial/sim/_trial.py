@@ -215,7 +215,14 @@ class _Controller:
             and self.dex.repeat_assess_day is not None
             and (day <= self.dex.repeat_assess_day)
         ):
-            qualifies = (counts >= p.response_level) & (counts >= p.fold * self.baseline_count)
+            # the endpoint's rule for a qualifying day (docs/endpoints.md): no bleeding
+            # at or above BLEEDING_GRADE that day; before any rescue is implied (rescue
+            # starts from day rescue.from_day and makes the response moot anyway)
+            qualifies = (
+                (counts >= p.response_level)
+                & (counts >= p.fold * self.baseline_count)
+                & (grades < p.bleeding_grade)
+            )
             self.responded |= seen & qualifies
         if self.dex is not None and day == self.dex.repeat_assess_day:
             self.repeat = self.on_dex & ~self.responded
