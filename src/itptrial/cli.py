@@ -246,7 +246,7 @@ def demo(
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path(
         "itptrial-demo"
     ),
-    seed: Annotated[int, typer.Option(min=0, help="Random seed.")] = 20211211,
+    seed: Annotated[int, typer.Option(min=0, help="Random seed (default 1).")] = 1,
 ) -> None:
     """Simulate one TARGET 020-sized virtual trial (48 vs 56), analyse it and report."""
     from itptrial.analysis import analyze as run_analysis
