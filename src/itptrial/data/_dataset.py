@@ -71,9 +71,10 @@ def _empty_typed(name: str, keys: pl.Enum) -> pl.DataFrame:
     return pl.DataFrame(schema={**schema, LINE: pl.Int64, SUBJECT_KEY: key_type})
 
 
-def _by_subject(subjects: pl.DataFrame, column: str, records: pl.DataFrame) -> pl.Series:
-    """A subject column looked up for each record through its integer subject key."""
-    return subjects.sort(SUBJECT_KEY).get_column(column).gather(records.get_column(SUBJECT_KEY))
+def _by_subject(by_key: pl.DataFrame, column: str, records: pl.DataFrame) -> pl.Series:
+    """A subject column looked up for each record through its integer subject key
+    (``by_key``: the subjects sorted by that key, so row k is subject k)."""
+    return by_key.get_column(column).gather(records.get_column(SUBJECT_KEY))
 
 
 def _no_baseline_warnings(
@@ -159,10 +160,11 @@ def dataset_from_raw(raw: RawSource, protocol: Protocol | None) -> Dataset:
         pl.col("subject_id").cast(keys).to_physical().alias(SUBJECT_KEY)
     )
     warnings = [p for p in problems if p.severity == "warning"]
+    by_key = tables["subjects"].sort(SUBJECT_KEY)  # sorted once for every lookup below
     for name in DATE_COLUMN:
-        warnings += _after_last_contact(name, tables[name], tables["subjects"])
+        warnings += _after_last_contact(name, tables[name], by_key)
     window = protocol.endpoints.baseline_window if protocol is not None else 14
-    warnings += _no_baseline_warnings(tables["subjects"], tables["platelets"], window)
+    warnings += _no_baseline_warnings(by_key, tables["platelets"], window)
     return Dataset(
         **tables,
         warnings=tuple(sort_problems(warnings)),
