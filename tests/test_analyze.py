@@ -86,7 +86,10 @@ def test_outputs_and_exact_top_level_keys(example_out: Path) -> None:
             assert set(entry["by_arm"][arm]) == {"responders", "n", "rate", "ci"}
     assert set(results["time_to_event"]) == {"time_to_response", "duration_of_response"}
     for entry in results["time_to_event"].values():
-        assert set(entry) == {"by_arm", "p_logrank", "hazard_ratio"}
+        assert {"by_arm", "p_logrank", "hazard_ratio", "comparisons"} <= set(entry)
+        single = entry["comparisons"]["TAC_DXM vs DXM"]
+        assert single["p_logrank"] == entry["p_logrank"]  # two arms: the one comparison
+        assert single["hazard_ratio"] == entry["hazard_ratio"]
         for arm in ("TAC_DXM", "DXM"):
             assert set(entry["by_arm"][arm]) == {"n", "events", "median", "median_ci"}
     assert set(results["safety"]) == {"by_arm", "by_term"}

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import re
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
@@ -163,10 +164,14 @@ def invoke(*args: str | Path) -> Result:
     return result
 
 
+HEADER = re.compile(r"^error: \d+ problem\(s\)( in .*)?:$")
+
+
 def listed(result: Result) -> tuple[set[str], set[str]]:
-    """(error lines, warning lines without their prefix) printed on stderr."""
-    lines = result.stderr.splitlines()
-    errors = {line for line in lines if not line.startswith(("error: ", "warning: "))}
+    """(error lines, warning lines without their prefix) printed on stderr; a lone
+    problem of an argument is one line ``error: <problem>``."""
+    lines = [line for line in result.stderr.splitlines() if not HEADER.match(line)]
+    errors = {line.removeprefix("error: ") for line in lines if not line.startswith("warning: ")}
     warnings = {line.removeprefix("warning: ") for line in lines if line.startswith("warning: ")}
     return errors, warnings
 
@@ -177,8 +182,12 @@ def assert_rejected(result: Result, expected: set[str], data: Path | None = None
     assert result.stdout == ""
     errors, warnings = listed(result)
     assert errors == expected, f"\nmissing: {expected - errors}\nextra: {errors - expected}"
+    lines = result.stderr.splitlines()
+    if data is None and len(expected) == 1 and not warnings:
+        assert lines == [f"error: {next(iter(expected))}"]  # one clear line
+        return warnings
     where = f" in {data}" if data is not None else ""
-    assert result.stderr.splitlines()[0] == f"error: {len(expected)} problem(s){where}:"
+    assert lines[0] == f"error: {len(expected)} problem(s){where}:"
     return warnings
 
 

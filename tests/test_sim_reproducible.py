@@ -135,7 +135,7 @@ def test_simulated_tables_load_without_warnings() -> None:
 def test_arms_have_the_requested_sizes(tables: dict[str, pl.DataFrame]) -> None:
     subjects = tables["subjects"]
     sizes = dict(subjects.group_by("arm").len().iter_rows())
-    assert sizes == {PROTOCOL.experimental_arm: SIZE[0], PROTOCOL.control_arm: SIZE[1]}
+    assert sizes == dict(zip(PROTOCOL.arm_codes, SIZE, strict=True))
     assert subjects["subject_id"].n_unique() == sum(SIZE)
     assert subjects["treatment_start_date"].null_count() == 0  # everyone is treated
 

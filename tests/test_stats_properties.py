@@ -17,10 +17,13 @@ from itptrial.stats import (
     cmh_test,
     cox_hazard_ratio,
     fisher_exact,
+    holm,
     kaplan_meier,
     logrank,
     proportion,
     risk_difference,
+    stratified_cox_hazard_ratio,
+    stratified_logrank,
     stratified_risk_difference,
 )
 from itptrial.stats._common import z_quantile
@@ -411,6 +414,89 @@ def test_logrank_and_cox_under_label_swap(
         assert hr_swapped.p_value == pytest.approx(hr.p_value, rel=1e-6)
 
 
+def _slow_stratified_logrank(
+    times: list[float], events: list[int], groups: list[int], strata: list[int]
+) -> float | None:
+    """The stratified log-rank statistic straight from its definition (Mantel 1966):
+    observed minus expected experimental events and the hypergeometric variance at every
+    distinct event time of every stratum, summed over the strata."""
+    o_minus_e = variance = 0.0
+    for stratum in set(strata):
+        rows = [(t, e, g) for t, e, g, s in zip(times, events, groups, strata, strict=True)
+                if s == stratum]  # fmt: skip
+        for time in sorted({t for t, e, _ in rows if e}):
+            at_risk = [(e, g) for t, e, g in rows if t >= time]
+            n, n1 = len(at_risk), sum(g for _, g in at_risk)
+            d = sum(1 for t, e, _ in rows if t == time and e)
+            d1 = sum(1 for t, e, g in rows if t == time and e and g)
+            o_minus_e += d1 - n1 * d / n
+            if n > 1:
+                variance += n1 * (n - n1) * d * (n - d) / (n * n * (n - 1))
+    return None if variance == 0 else o_minus_e**2 / variance
+
+
+@SETTINGS
+@given(survival_data(both_arms=True), st.lists(st.integers(0, 2), min_size=60, max_size=60))
+def test_stratified_logrank_matches_its_definition(
+    data: tuple[list[float], list[int], list[int]], labels: list[int]
+) -> None:
+    times, events, groups = data
+    strata = labels[: len(times)]
+    result = stratified_logrank(times, events, groups, strata)
+    expected = _slow_stratified_logrank(times, events, groups, strata)
+    assert_clean(result)
+    if result.statistic is None:
+        assert result.note
+        assert expected is None or not any(events)
+    else:
+        assert expected is not None
+        assert result.statistic == pytest.approx(expected, rel=1e-9, abs=1e-12)
+
+
+@SETTINGS
+@given(survival_data(both_arms=True))
+def test_one_stratum_gives_the_unstratified_survival_analysis(
+    data: tuple[list[float], list[int], list[int]],
+) -> None:
+    times, events, groups = data
+    one = ["all"] * len(times)
+    test, stratified = (
+        logrank(times, events, groups),
+        stratified_logrank(times, events, groups, one),
+    )
+    if test.statistic is None:
+        assert stratified.statistic is None
+    else:
+        assert stratified.statistic == pytest.approx(test.statistic, rel=1e-9)
+    hr = cox_hazard_ratio(times, events, groups)
+    hr_stratified = stratified_cox_hazard_ratio(times, events, groups, one)
+    if hr.estimate is None:
+        assert hr_stratified.estimate is None and hr_stratified.note
+    else:
+        assert hr_stratified.estimate == pytest.approx(hr.estimate, rel=1e-9)
+
+
+@SETTINGS
+@given(st.lists(st.one_of(st.none(), st.floats(0, 1)), min_size=1, max_size=8), st.randoms())
+def test_holm_properties(p_values: list[float | None], rnd: Any) -> None:
+    adjusted = holm(p_values)
+    defined = [p for p in p_values if p is not None]
+    for raw, adj in zip(p_values, adjusted, strict=True):
+        assert (raw is None) == (adj is None)
+        if raw is not None and adj is not None:
+            assert raw <= adj <= min(1.0, len(defined) * raw) + 1e-15
+    order = list(range(len(p_values)))
+    rnd.shuffle(order)
+    shuffled = holm([p_values[i] for i in order])
+    assert shuffled == tuple(adjusted[i] for i in order)
+    # The smallest p-value is multiplied by the family size (Bonferroni for the first).
+    if defined:
+        smallest = min(defined)
+        assert min(a for a in adjusted if a is not None) == pytest.approx(
+            min(1.0, len(defined) * smallest)
+        )
+
+
 def test_kaplan_meier_edge_cases() -> None:
     empty = kaplan_meier([], [])
     assert empty.n == 0 and empty.median is None and empty.median_ci == (None, None)
@@ -447,6 +533,11 @@ def test_time_to_event_undefined_cases() -> None:
     # Complete separation: every control event after the last experimental follow-up.
     separated = cox_hazard_ratio([1.0, 2, 3, 7, 8], [1, 1, 0, 1, 1], [1, 1, 1, 0, 0])
     assert separated.estimate is None and separated.note and "monotone" in separated.note
+    # Zero variance: every subject has the event at the one time (R: "exactly singular").
+    singular = logrank([4.0, 4.0, 4.0], [1, 1, 1], [0, 1, 1])
+    assert singular.statistic is None and singular.p_value is None
+    assert singular.note and "zero variance" in singular.note
+    assert stratified_logrank([4.0, 4.0, 4.0], [1, 1, 1], [0, 1, 1], ["a"] * 3).p_value is None
     with pytest.raises(ValueError):
         logrank([1.0, 2.0], [1, 1], [0, 2])
 

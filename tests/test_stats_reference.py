@@ -25,9 +25,12 @@ from itptrial.stats import (
     cmh_test,
     cox_hazard_ratio,
     fisher_exact,
+    holm,
     kaplan_meier,
     logrank,
     proportion,
+    stratified_cox_hazard_ratio,
+    stratified_logrank,
 )
 
 REFERENCE = Path(__file__).parent / "reference"
@@ -48,6 +51,10 @@ SURV_IN = _by_name(INPUTS["survival"])
 SURV_R = _by_name(R["survival"])
 STRAT_IN = _by_name(INPUTS["stratified"])
 STRAT_R = _by_name(R["stratified"])
+STRAT_SURV_IN = _by_name(INPUTS["stratified_survival"])
+STRAT_SURV_R = _by_name(R["stratified_survival"])
+HOLM_IN = _by_name(INPUTS["holm"])
+HOLM_R = _by_name(R["holm"])
 
 
 def close(ours: float | None, theirs: float | None, rel: float = REL) -> bool:
@@ -298,3 +305,43 @@ def test_cmh_equals_mantelhaen_test(name: str) -> None:
         return
     assert close(result.statistic, ref["statistic"])
     assert close(result.p_value, ref["p_value"])
+
+
+@pytest.mark.parametrize("name", sorted(STRAT_SURV_IN))
+def test_stratified_logrank_equals_survdiff_with_strata(name: str) -> None:
+    case, ref = STRAT_SURV_IN[name], STRAT_SURV_R[name]["survdiff"]
+    result = stratified_logrank(case["times"], case["events"], case["groups"], case["strata"])
+    assert close(result.statistic, ref["chisq"])
+    assert close(result.p_value, ref["p_value"])
+    unstratified = logrank(case["times"], case["events"], case["groups"])
+    assert result.statistic != unstratified.statistic  # the strata do change the test
+
+
+@pytest.mark.parametrize("name", sorted(STRAT_SURV_IN))
+def test_stratified_cox_equals_coxph_with_strata(name: str) -> None:
+    case, ref = STRAT_SURV_IN[name], STRAT_SURV_R[name]["coxph"]
+    result = stratified_cox_hazard_ratio(
+        case["times"], case["events"], case["groups"], case["strata"]
+    )
+    assert not _r_cox_unreliable(ref)
+    assert close(result.estimate, ref["hr"])
+    assert result.ci is not None
+    assert close(result.ci[0], ref["conf_low"])
+    assert close(result.ci[1], ref["conf_high"])
+    assert close(result.p_value, ref["wald_p"])
+
+
+def test_stratified_survival_fixtures_cover_a_one_arm_stratum() -> None:
+    case = STRAT_SURV_IN["stratum_of_one_arm"]
+    arms_in = {s: {g for g, t in zip(case["groups"], case["strata"], strict=True) if t == s}
+               for s in set(case["strata"])}  # fmt: skip
+    assert {1} in arms_in.values()
+
+
+@pytest.mark.parametrize("name", sorted(HOLM_IN))
+def test_holm_equals_p_adjust(name: str) -> None:
+    ours = holm(HOLM_IN[name]["p"])
+    theirs = HOLM_R[name]["adjusted"]
+    assert len(ours) == len(theirs)
+    for a, b in zip(ours, theirs, strict=True):
+        assert close(a, b)

@@ -1,23 +1,31 @@
 """The ``itptrial`` command line: a thin layer over the package's public functions.
 
 Exit codes (docs/interface.md): 0 success, 2 invalid input or arguments (every problem
-listed on stderr as ``where:line:column: message``), 1 internal error.
+listed on stderr as ``where:line:column: message``; a single problem of an argument in
+one line), 1 internal error, 130 interrupted. :func:`main` maps every outcome to its
+code, so no command shows a traceback.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from functools import wraps
 from pathlib import Path
-from typing import Annotated, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
 
 from itptrial._errors import InputError, Problem
+from itptrial._output import check_output_file, check_output_folder
 from itptrial._version import __version__
+
+if TYPE_CHECKING:
+    from itptrial.analysis import Analysis
+    from itptrial.data import Dataset
+    from itptrial.protocol import Protocol
 
 app = typer.Typer(
     name="itptrial",
@@ -50,6 +58,18 @@ def _print_problems(problems: Iterable[Problem]) -> None:
         stderr.print(f"{prefix}{problem}", markup=False)
 
 
+def _report(error: InputError) -> None:
+    """Every problem, one per line, under a count; a lone problem of an argument (no
+    dataset) in a single line."""
+    errors = [p for p in error.problems if p.severity == "error"]
+    if error.source is None and len(error.problems) == 1:
+        stderr.print(f"error: {error.problems[0]}", markup=False)
+        return
+    where = f" in {error.source}" if error.source else ""
+    stderr.print(f"error: {len(errors)} problem(s){where}:", markup=False)
+    _print_problems(error.problems)
+
+
 def reports_input_errors(command: Callable[P, R]) -> Callable[P, R]:
     """Turn :class:`InputError` into the listed problems and exit code 2."""
 
@@ -58,16 +78,13 @@ def reports_input_errors(command: Callable[P, R]) -> Callable[P, R]:
         try:
             return command(*args, **kwargs)
         except InputError as error:
-            errors = [p for p in error.problems if p.severity == "error"]
-            where = f" in {error.source}" if error.source else ""
-            stderr.print(f"error: {len(errors)} problem(s){where}:", markup=False)
-            _print_problems(error.problems)
+            _report(error)
             raise typer.Exit(2) from None
 
     return wrapper
 
 
-def _load(data: Path, protocol_spec: str):  # type: ignore[no-untyped-def]
+def _load(data: Path, protocol_spec: str) -> tuple[Dataset, Protocol]:
     from itptrial.data import load_dataset
     from itptrial.protocol import load_protocol
 
@@ -111,6 +128,18 @@ def validate(data: DataArgument, protocol: ProtocolOption = "target020") -> None
     )
 
 
+def _primary_summary(endpoints: Any, protocol: Protocol) -> str:
+    """``12 initial responders, 9 responders for <primary label>``."""
+    from itptrial.endpoints import endpoint_registry
+
+    registry = {e.name: e for e in endpoint_registry(protocol.endpoints)}
+    primary = registry[protocol.primary_endpoint]
+    assert primary.responders is not None
+    responders = int(endpoints.select(primary.responders.fill_null(False).sum()).item())
+    initial = int(endpoints["initial_response"].sum())
+    return f"{initial} initial responders, {responders} with {primary.label.lower()}"
+
+
 @app.command()
 @reports_input_errors
 def adjudicate(
@@ -119,23 +148,29 @@ def adjudicate(
     protocol: ProtocolOption = "target020",
 ) -> None:
     """Adjudicate every subject's endpoints (docs/endpoints.md) into one table."""
+    from itptrial.endpoints import OUTPUT_FORMATS, write_endpoints
     from itptrial.endpoints import adjudicate as run_adjudication
-    from itptrial.endpoints import write_endpoints
-    from itptrial.endpoints._write import OUTPUT_FORMATS
 
     if out.suffix.lower() not in OUTPUT_FORMATS:
-        message = "output must end in .csv or .parquet"
-        raise InputError([Problem(str(out), None, "--out", message)])
+        raise InputError([Problem(str(out), None, "--out", "must end in .csv or .parquet")])
+    check_output_file(out)
     dataset, protocol_obj = _load(data, protocol)
     endpoints = run_adjudication(dataset, protocol_obj)
     write_endpoints(endpoints, out)
-    responders = int(endpoints["initial_response"].sum())
-    sustained = int(endpoints["sustained_response_6m"].sum())
     stdout.print(
-        f"wrote {out}: {endpoints.height} subjects, {responders} initial responders, "
-        f"{sustained} sustained responders at 6 months",
+        f"wrote {out}: {endpoints.height} subjects, {_primary_summary(endpoints, protocol_obj)}",
         markup=False,
     )
+
+
+def _analysis_summary(analysis: Analysis) -> str:
+    primary = analysis.primary
+    rates = ", ".join(f"{arm} {p.responders}/{p.n}" for arm, p in primary.by_arm.items())
+    tests = []
+    for key, comparison in primary.comparisons.items():
+        p_value = comparison.chi_square.p_value
+        tests.append(f"{key} chi-square p {'n/a' if p_value is None else f'{p_value:.4f}'}")
+    return f"{primary.label.lower()}: {rates} ({'; '.join(tests)})"
 
 
 @app.command()
@@ -149,32 +184,43 @@ def analyze(
     from itptrial.analysis import analyze as run_analysis
     from itptrial.report import write_analysis
 
+    check_output_folder(out)
     dataset, protocol_obj = _load(data, protocol)
     analysis = run_analysis(dataset, protocol_obj)
     write_analysis(analysis, out)
-    primary = analysis.binary["sustained_response_6m"]
-    rates = ", ".join(f"{arm} {p.responders}/{p.n}" for arm, p in primary.by_arm.items())
-    p_value = primary.chi_square.p_value
-    shown = "n/a" if p_value is None else f"{p_value:.4f}"
     stdout.print(
-        f"wrote {out}/endpoints.csv, results.json, report.html; sustained response at "
-        f"6 months: {rates} (chi-square p {shown})",
+        f"wrote {out}/endpoints.csv, results.json, report.html; {_analysis_summary(analysis)}",
         markup=False,
     )
 
 
-def _arm_sizes(text: str) -> tuple[int, int]:
+def _arm_sizes(text: str | None, protocol: Protocol) -> tuple[int, ...]:
+    """Subjects per arm from ``A,B,...`` in protocol order, or, when not given, the
+    published sizes of the preset's trial."""
+    from itptrial.protocol import published_results
+
+    arms = ", ".join(protocol.arm_codes)
+    if text is None:
+        try:
+            sizes = published_results(protocol.name).arm_sizes()
+        except KeyError:
+            message = f"give the subjects per arm, in protocol order ({arms}), e.g. 50,50"
+            raise InputError([Problem("--n-per-arm", None, None, message)]) from None
+        return tuple(sizes[arm] for arm in protocol.arm_codes)
     try:
-        sizes = tuple(int(part) for part in text.split(","))
+        parsed = tuple(int(part) for part in text.split(","))
     except ValueError:
-        sizes = ()
-    if len(sizes) != 2 or min(sizes) < 1:
-        message = "expected two positive integers A,B (experimental, control), e.g. 48,56"
-        raise InputError([Problem("--n-per-arm", None, None, f"{message}; got {text!r}")])
-    return sizes[0], sizes[1]
+        parsed = ()
+    if len(parsed) != len(protocol.arm_codes) or min(parsed, default=0) < 1:
+        message = (
+            f"expected {len(protocol.arm_codes)} positive integers, one per arm in protocol "
+            f"order ({arms}); got {text!r}"
+        )
+        raise InputError([Problem("--n-per-arm", None, None, message)])
+    return parsed
 
 
-def _progress(total: int, label: str):  # type: ignore[no-untyped-def]
+def _progress(label: str) -> Any:
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     return Progress(
@@ -193,9 +239,13 @@ def _progress(total: int, label: str):  # type: ignore[no-untyped-def]
 def simulate(
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")],
     protocol: ProtocolOption = "target020",
-    n_per_arm: Annotated[str, typer.Option(help="Subjects per arm: experimental,control.")] = (
-        "48,56"
-    ),
+    n_per_arm: Annotated[
+        str | None,
+        typer.Option(
+            help="Subjects per arm, in protocol order (default for a preset: the published "
+            "trial's sizes)."
+        ),
+    ] = None,
     trials: Annotated[int, typer.Option(min=1, help="Independent virtual trials.")] = 1,
     seed: Annotated[int, typer.Option(min=0, help="Random seed.")] = 20211211,
     engine: Annotated[str, typer.Option(help="fast (vectorized) or reference (LSODA).")] = ("fast"),
@@ -206,16 +256,18 @@ def simulate(
     """Simulate virtual trials, written as native datasets (docs/model.md)."""
     from itptrial.data import write_dataset
     from itptrial.protocol import load_protocol
-    from itptrial.sim import load_parameters, simulate_trial, trial_seeds
+    from itptrial.sim import check_simulation, load_parameters, simulate_trial, trial_seeds
 
     if engine not in ("fast", "reference"):
         raise InputError([Problem("--engine", None, None, "must be fast or reference")])
-    sizes = _arm_sizes(n_per_arm)
+    check_output_folder(out)
     protocol_obj = load_protocol(protocol)
+    sizes = _arm_sizes(n_per_arm, protocol_obj)
     params = load_parameters(parameters)
+    check_simulation(protocol_obj, params, sizes)
     days = protocol_obj.endpoints.horizon + 1
     written = 0
-    with _progress(trials * days, "simulating") as bar:
+    with _progress("simulating") as bar:
         task = bar.add_task("simulate", total=trials * days)
         try:
             for k, sequence in enumerate(trial_seeds(seed, trials), start=1):
@@ -227,17 +279,17 @@ def simulate(
                     engine,  # type: ignore[arg-type]
                     progress=lambda step: bar.advance(task, step),
                 )
-                folder = out if trials == 1 else out / f"trial_{k:04d}"
-                write_dataset(tables, folder)
+                write_dataset(tables, out if trials == 1 else out / f"trial_{k:04d}")
                 written += 1
         except KeyboardInterrupt:
             stderr.print(f"interrupted: {written} complete trial(s) written to {out}")
             raise typer.Exit(130) from None
     shown = str(out) if trials == 1 else f"{out}/trial_0001 ... trial_{trials:04d}"
-    stdout.print(
-        f"wrote {trials} virtual trial(s) of {sizes[0]} + {sizes[1]} subjects: {shown}",
-        markup=False,
-    )
+    arms = " + ".join(str(n) for n in sizes)
+    stdout.print(f"wrote {trials} virtual trial(s) of {arms} subjects: {shown}", markup=False)
+
+
+DEMO_PRESET = "target020"
 
 
 @app.command()
@@ -248,70 +300,59 @@ def demo(
     ),
     seed: Annotated[int, typer.Option(min=0, help="Random seed (default 1).")] = 1,
 ) -> None:
-    """Simulate one TARGET 020-sized virtual trial (48 vs 56), analyse it and report."""
+    """Simulate one virtual trial of the published TARGET 020 size, analyse it and
+    report, beside the published results."""
     from itptrial.analysis import analyze as run_analysis
     from itptrial.data import dataset_from_frames, write_dataset
-    from itptrial.protocol import load_protocol
+    from itptrial.protocol import load_protocol, published_results
     from itptrial.report import write_analysis
-    from itptrial.sim import TARGET020_SIZE, simulate_trial
+    from itptrial.sim import simulate_trial
 
-    protocol_obj = load_protocol("target020")
-    days = protocol_obj.endpoints.horizon + 1
-    with _progress(days, "simulating") as bar:
-        task = bar.add_task("simulate", total=days)
+    check_output_folder(out)
+    protocol_obj = load_protocol(DEMO_PRESET)
+    published = published_results(DEMO_PRESET)
+    sizes = tuple(published.arm_sizes()[arm] for arm in protocol_obj.arm_codes)
+    with _progress("simulating") as bar:
+        task = bar.add_task("simulate", total=protocol_obj.endpoints.horizon + 1)
         tables = simulate_trial(
-            protocol_obj, TARGET020_SIZE, seed, progress=lambda step: bar.advance(task, step)
+            protocol_obj, sizes, seed, progress=lambda step: bar.advance(task, step)
         )
     write_dataset(tables, out / "data")
     dataset = dataset_from_frames(tables, protocol_obj, source=str(out / "data"))
     analysis = run_analysis(dataset, protocol_obj)
     write_analysis(analysis, out)
-    _print_demo_summary(analysis, out)
-
-
-PUBLISHED = {  # TARGET 020 (docs/domain.md): (responders, n) per arm
-    "initial_response": ((37, 48), (31, 56)),
-    "relapse": ((7, 37), (9, 31)),
-    "sustained_response_6m": ((31, 48), (23, 56)),
-}
-
-
-def _print_demo_summary(analysis, out: Path) -> None:  # type: ignore[no-untyped-def]
-    from rich.table import Table
-
-    table = Table(
-        title="Virtual TARGET 020 (simulated) against the published trial", title_justify="left"
-    )
-    table.add_column("endpoint")
-    for header in (
-        f"{analysis.arms[0]} sim",
-        "published",
-        f"{analysis.arms[1]} sim",
-        "published",
-        "p sim",
-    ):
-        table.add_column(header, justify="right", no_wrap=True)
-    for endpoint, published in PUBLISHED.items():
-        result = analysis.binary[endpoint]
-        cells = [endpoint.replace("_response", "").replace("_6m", " 6m").replace("_", " ")]
-        for arm, (x, n) in zip(analysis.arms, published, strict=True):
-            p = result.by_arm[arm]
-            rate = "n/a" if p.rate is None else f"{100 * p.rate:.0f}%"
-            cells += [f"{p.responders}/{p.n} {rate}", f"{x}/{n} {100 * x / n:.0f}%"]
-        p_value = result.chi_square.p_value
-        cells.append("n/a" if p_value is None else f"{p_value:.3f}")
-        table.add_row(*cells)
-    stdout.print(table)
-    stdout.print(
-        "One trial of this size varies: a rate near 50% has a standard error of about 7 "
-        "points at 48-56 patients. At 20,000 patients per arm the model is within 2 points "
-        "of every published rate (docs/calibration.md); try other --seed values.",
-        markup=False,
-    )
+    _print_published_comparison(analysis, published)
     stdout.print(
         f"wrote {out}/data (the virtual trial), {out}/endpoints.csv, results.json and report.html",
         markup=False,
     )
+
+
+def _print_published_comparison(analysis: Analysis, published: Any) -> None:
+    from rich.table import Table
+
+    from itptrial.analysis import compare_with_published, sampling_note
+
+    rows = compare_with_published(analysis, published)
+    title = f"Virtual {published.name} (simulated) against the published trial"
+    table = Table(title=title, title_justify="left")
+    table.add_column("endpoint")
+    arms = list(rows[0].analysed) if rows else []
+    for arm in arms:
+        table.add_column(f"{arm} sim", justify="right", no_wrap=True)
+        table.add_column("published", justify="right", no_wrap=True)
+    table.add_column("p sim", justify="right", no_wrap=True)
+    for row in rows:
+        cells = [row.label]
+        for arm in arms:
+            sim, pub = row.analysed[arm], row.published[arm]
+            rate = "n/a" if sim.rate is None else f"{100 * sim.rate:.0f}%"
+            cells += [f"{sim.responders}/{sim.n} {rate}", f"{pub.responders}/{pub.n} "
+                      f"{100 * pub.rate:.0f}%"]  # fmt: skip
+        cells.append("n/a" if row.p_chisq is None else f"{row.p_chisq:.3f}")
+        table.add_row(*cells)
+    stdout.print(table)
+    stdout.print(sampling_note(published), markup=False)
 
 
 @app.command("import-sdtm")
@@ -325,8 +366,9 @@ def import_sdtm(
     ] = None,
 ) -> None:
     """Convert CDISC SDTM domains (DM, DS, LB, CM, AE, EX, PC) into a native dataset."""
-    from itptrial.data.sdtm import import_sdtm as run_import
+    from itptrial.data import import_sdtm as run_import
 
+    check_output_folder(out)
     categories = tuple(rescue_category) if rescue_category else ("RESCUE",)
     summary = run_import(sdtm_dir, out, rescue_categories=categories)
     _print_problems(summary.warnings)
@@ -338,28 +380,46 @@ def import_sdtm(
 def protocol_show(
     name: Annotated[str, typer.Argument(help="Preset name or TOML path.")] = "target020",
 ) -> None:
-    """Print a preset's TOML text, or the fully resolved settings of a protocol file."""
-    from itptrial.protocol import PRESETS, load_protocol, preset_text
+    """Print a preset's TOML text, or a protocol file resolved (after ``extends``) as TOML
+    that loads back as the same protocol."""
+    from itptrial.protocol import PRESETS, load_protocol, preset_text, protocol_toml
 
     if name in PRESETS:
-        stdout.print(preset_text(name), markup=False)
+        stdout.print(preset_text(name), markup=False, end="")
         return
-    stdout.print_json(load_protocol(name).model_dump_json())
+    protocol = load_protocol(name)
+    stdout.print(f"# {name}, resolved by itptrial protocol show\n", markup=False, end="")
+    stdout.print(protocol_toml(protocol), markup=False, end="")
 
 
-def main() -> None:
-    """Console entry point: no tracebacks for users (set ITPTRIAL_DEBUG=1 to see them)."""
+def _usage_message(error: typer.TyperException) -> str:
+    """A usage error (bad or missing option) in one line: the command, the reason and
+    where to look."""
+    context = getattr(error, "ctx", None)
+    command = context.command_path if context is not None else "itptrial"
+    format_message = getattr(error, "format_message", None)
+    reason = format_message() if format_message is not None else str(error)
+    return f"error: {command}: {reason} (see '{command} --help')"
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Console entry point: every outcome is an exit code and one clear message; no
+    tracebacks for users (set ITPTRIAL_DEBUG=1 to see internal ones)."""
     try:
-        app()
-    except KeyboardInterrupt:
+        code = app(args=list(argv) if argv is not None else None, standalone_mode=False)
+    except (KeyboardInterrupt, typer.Abort):
         stderr.print("interrupted")
         sys.exit(130)
+    except typer.TyperException as error:  # click's usage and parameter errors
+        stderr.print(_usage_message(error), markup=False)
+        sys.exit(getattr(error, "exit_code", 2))
     except Exception as exc:  # internal error: exit 1 with a one-line message
         if os.environ.get("ITPTRIAL_DEBUG"):
             raise
         stderr.print(f"internal error: {type(exc).__name__}: {exc}", markup=False)
         stderr.print("set ITPTRIAL_DEBUG=1 to see the traceback", markup=False)
         sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -195,11 +195,39 @@ def _stratified_cases() -> list[dict[str, Any]]:
     return cases
 
 
+def _stratified_survival_cases() -> list[dict[str, Any]]:
+    """Time to event with strata: random, tied, and with a stratum of one arm only."""
+    rng = random.Random(2026)
+    cases = []
+    for i, (k, n1, n0) in enumerate([(2, 40, 45), (3, 30, 30), (4, 25, 35), (2, 12, 10)]):
+        case = _random_survival(rng, f"random_{i}", n1, n0)
+        case["times"] = [float(round(t / 7) * 7 + 1) for t in case["times"]]  # many ties
+        case["strata"] = [f"s{rng.randint(1, k)}" for _ in case["times"]]
+        cases.append(case)
+    one_arm = _random_survival(rng, "stratum_of_one_arm", 20, 20)
+    one_arm["strata"] = ["a" if g == 1 and j % 4 == 0 else f"b{j % 2}"
+                         for j, g in enumerate(one_arm["groups"])]  # fmt: skip
+    cases.append(one_arm)
+    return cases
+
+
+def _holm_cases() -> list[dict[str, Any]]:
+    return [
+        {"name": "two", "p": [0.012, 0.034]},
+        {"name": "three_with_ties", "p": [0.04, 0.01, 0.04]},
+        {"name": "capped_at_one", "p": [0.6, 0.7, 0.02]},
+        {"name": "with_missing", "p": [0.03, None, 0.002, 0.2]},
+        {"name": "single", "p": [0.0167]},
+    ]
+
+
 def main() -> None:
     payload = {
         "binary": _binary_cases(),
         "survival": _survival_cases(),
         "stratified": _stratified_cases(),
+        "stratified_survival": _stratified_survival_cases(),
+        "holm": _holm_cases(),
     }
     text = json.dumps(payload, indent=1, sort_keys=True) + "\n"
     (HERE / "fixtures_input.json").write_text(text, encoding="utf-8")

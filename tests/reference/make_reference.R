@@ -161,13 +161,53 @@ stratified_reference <- function(case) {
   out
 }
 
+stratified_survival_reference <- function(case) {
+  time <- as.numeric(unlist(case$times))
+  event <- as.integer(unlist(case$events))
+  group <- as.integer(unlist(case$groups))
+  stratum <- as.character(unlist(case$strata))
+  out <- list(name = case$name)
+  sd <- capture(survdiff(Surv(time, event) ~ group + strata(stratum)))
+  out$survdiff <- if (is.null(sd$value)) {
+    list(chisq = NA, p_value = NA, warnings = sd$warnings)
+  } else {
+    list(
+      chisq = fin(sd$value$chisq),
+      p_value = fin(pchisq(sd$value$chisq, df = 1, lower.tail = FALSE)),
+      warnings = sd$warnings
+    )
+  }
+  cx <- capture(coxph(Surv(time, event) ~ group + strata(stratum), ties = "efron"))
+  out$coxph <- if (is.null(cx$value) || is.null(coef(cx$value))) {
+    list(hr = NA, conf_low = NA, conf_high = NA, wald_p = NA, warnings = cx$warnings)
+  } else {
+    s <- summary(cx$value)
+    ci <- exp(confint(cx$value))
+    list(
+      hr = fin(unname(exp(coef(cx$value)))),
+      conf_low = fin(ci[1, 1]),
+      conf_high = fin(ci[1, 2]),
+      wald_p = fin(unname(s$coefficients[1, "Pr(>|z|)"])),
+      warnings = cx$warnings
+    )
+  }
+  out
+}
+
+holm_reference <- function(case) {
+  p <- vapply(case$p, function(x) if (is.null(x)) NA_real_ else as.numeric(x), numeric(1))
+  list(name = case$name, adjusted = I(fin(p.adjust(p, method = "holm"))))
+}
+
 result <- list(
   generated_by = "tests/reference/make_reference.R",
   r_version = R.version.string,
   survival_version = as.character(packageVersion("survival")),
   binary = lapply(inp$binary, binary_reference),
   survival = lapply(inp$survival, survival_reference),
-  stratified = lapply(inp$stratified, stratified_reference)
+  stratified = lapply(inp$stratified, stratified_reference),
+  stratified_survival = lapply(inp$stratified_survival, stratified_survival_reference),
+  holm = lapply(inp$holm, holm_reference)
 )
 
 writeLines(

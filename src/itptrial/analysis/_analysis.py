@@ -8,7 +8,8 @@ import polars as pl
 
 from itptrial._errors import Problem
 from itptrial._version import __version__
-from itptrial.analysis._binary import BINARY_ENDPOINTS, BinaryComparison, compare_binary
+from itptrial.analysis._binary import BinaryEndpoint, analyze_binary
+from itptrial.analysis._comparisons import Pair, comparisons
 from itptrial.analysis._descriptive import (
     Baseline,
     Flow,
@@ -20,25 +21,33 @@ from itptrial.analysis._descriptive import (
     safety_by_term,
     trajectories,
 )
-from itptrial.analysis._tte import TIME_TO_EVENT, TimeToEvent, compare_time_to_event
+from itptrial.analysis._tte import TimeToEvent, analyze_time_to_event
 from itptrial.data import Dataset
-from itptrial.endpoints import adjudicate
-from itptrial.protocol import Protocol
+from itptrial.endpoints import Endpoint, adjudicate, endpoint_registry
+from itptrial.protocol import Protocol, Timeline, timeline
 
 
 @dataclass(frozen=True)
 class Analysis:
-    """Results first, rendering later: results.json and the report both read this."""
+    """Results first, rendering later: results.json and the report both read this.
+
+    Every per-arm summary covers every arm of the protocol (``arms``, protocol order);
+    the comparisons are each experimental arm against the control (``pairs``).
+    """
 
     protocol: Protocol
     dataset: Dataset
     endpoints: pl.DataFrame
-    experimental: str
+    registry: tuple[Endpoint, ...]
+    timeline: Timeline
+    arms: tuple[str, ...]
     control: str
+    experimental: tuple[str, ...]
+    pairs: tuple[Pair, ...]
     n: dict[str, int]
     flow: dict[str, Flow]
     baseline: dict[str, Baseline]
-    binary: dict[str, BinaryComparison]
+    binary: dict[str, BinaryEndpoint]
     time_to_event: dict[str, TimeToEvent]
     safety: dict[str, SafetySummary]
     safety_terms: dict[str, dict[str, dict[str, int]]]
@@ -48,33 +57,45 @@ class Analysis:
     input_sha256: str
 
     @property
-    def arms(self) -> tuple[str, str]:
-        return (self.experimental, self.control)
+    def primary(self) -> BinaryEndpoint:
+        """The protocol's primary endpoint."""
+        return self.binary[self.protocol.primary_endpoint]
 
 
 def analyze(data: Dataset, protocol: Protocol) -> Analysis:
     """Adjudicate and analyse a trial (docs/endpoints.md, "Populations and summary
-    statistics"): ITT by randomized arm, experimental versus control."""
+    statistics"; docs/analysis.md): ITT by randomized arm, every arm summarised, each
+    experimental arm compared with the control on that pair's subjects."""
     endpoints = adjudicate(data, protocol)
-    experimental, control = protocol.experimental_arm, protocol.control_arm
-    arms = (experimental, control)
-    itt = endpoints.join(data.subjects.select("subject_id", "stratum"), on="subject_id")
+    registry = endpoint_registry(protocol.endpoints)
+    arms, pairs = protocol.arm_codes, comparisons(protocol)
+    subjects = data.subjects
+    itt = endpoints.join(subjects.select("subject_id", "stratum"), on="subject_id")
+    line = timeline(protocol)
     return Analysis(
         protocol=protocol,
         dataset=data,
         endpoints=endpoints,
-        experimental=experimental,
-        control=control,
-        n={arm: data.subjects.filter(pl.col("arm") == arm).height for arm in protocol.arm_codes},
-        flow={arm: flow(data.subjects, endpoints, arm) for arm in arms},
-        baseline={arm: baseline(data.subjects, endpoints, arm) for arm in arms},
-        binary={e: compare_binary(itt, e, experimental, control) for e in BINARY_ENDPOINTS},
+        registry=registry,
+        timeline=line,
+        arms=arms,
+        control=protocol.control_arm,
+        experimental=protocol.experimental_arms,
+        pairs=pairs,
+        n={arm: subjects.filter(pl.col("arm") == arm).height for arm in arms},
+        flow={arm: flow(subjects, endpoints, arm) for arm in arms},
+        baseline={arm: baseline(subjects, endpoints, arm) for arm in arms},
+        binary={
+            e.name: analyze_binary(itt, e, arms, pairs) for e in registry if e.kind == "binary"
+        },
         time_to_event={
-            e: compare_time_to_event(itt, e, experimental, control) for e in TIME_TO_EVENT
+            e.name: analyze_time_to_event(itt, e, arms, pairs)
+            for e in registry
+            if e.kind == "time_to_event"
         },
         safety={arm: safety_by_arm(data, arm) for arm in arms},
         safety_terms=safety_by_term(data, arms),
-        trajectories=trajectories(data, arms),
+        trajectories=trajectories(data, arms, line.trajectory_edges),
         warnings=data.warnings,
         software_version=__version__,
         input_sha256=data.input_sha256(),

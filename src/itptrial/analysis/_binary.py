@@ -1,11 +1,13 @@
-"""Binary endpoints: per-arm rates and the experimental-vs-control comparison."""
+"""Binary endpoints: per-arm rates, and each experimental arm against the control."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import polars as pl
 
+from itptrial.analysis._comparisons import Pair, holm_by_test, strata_of
+from itptrial.endpoints import Endpoint
 from itptrial.stats import (
     FisherResult,
     Proportion,
@@ -19,88 +21,112 @@ from itptrial.stats import (
     stratified_risk_difference,
 )
 
-# endpoint name -> (indicator expression, denominator expression), docs/endpoints.md
-BINARY_ENDPOINTS: dict[str, tuple[pl.Expr, pl.Expr]] = {
-    "initial_response": (pl.col("initial_response") == 1, pl.lit(True)),
-    "initial_complete_response": (pl.col("initial_response_category") == "CR", pl.lit(True)),
-    "sustained_response_6m": (pl.col("sustained_response_6m") == 1, pl.lit(True)),
-    "sustained_complete_response_6m": (
-        pl.col("sustained_response_category") == "CR",
-        pl.lit(True),
-    ),
-    "relapse": (pl.col("relapse") == 1, pl.col("initial_response") == 1),
-}
-
-LABELS = {
-    "initial_response": "Initial response (days 1-28)",
-    "initial_complete_response": "Initial complete response",
-    "sustained_response_6m": "Sustained response at 6 months",
-    "sustained_complete_response_6m": "Sustained complete response at 6 months",
-    "relapse": "Relapse among initial responders",
-}
-
 
 @dataclass(frozen=True)
 class Stratified:
-    """The CMH test and the CMH-weighted Miettinen-Nurminen difference."""
+    """The CMH test and the CMH-weighted Miettinen-Nurminen difference, over the
+    subjects with a stratum (``left_out`` have none)."""
 
     strata: tuple[str, ...]
     cmh: TestResult
     difference: RiskDifference
+    left_out: int
 
 
 @dataclass(frozen=True)
 class BinaryComparison:
-    endpoint: str
-    by_arm: dict[str, Proportion]
+    """One experimental arm against the control, on that pair's subjects alone.
+
+    ``holm`` holds the Holm-adjusted p-values over the endpoint's comparisons (keys
+    ``p_chisq``, ``p_fisher``, ``p_cmh``); it is empty when there is one comparison.
+    """
+
+    experimental: str
+    control: str
     difference: RiskDifference
     chi_square: TestResult
     fisher: FisherResult
     stratified: Stratified | None
+    holm: dict[str, float | None] = field(default_factory=dict)
 
 
-def _counts(frame: pl.DataFrame, endpoint: str, arm: str) -> tuple[int, int]:
-    indicator, denominator = BINARY_ENDPOINTS[endpoint]
-    rows = frame.filter((pl.col("arm") == arm) & denominator.fill_null(False))
-    return int(rows.select(indicator.fill_null(False).sum()).item()), rows.height
+@dataclass(frozen=True)
+class BinaryEndpoint:
+    endpoint: str
+    label: str
+    denominator: str
+    by_arm: dict[str, Proportion]
+    comparisons: dict[str, BinaryComparison]  # keyed "<experimental> vs <control>"
 
 
-def _stratified(
-    frame: pl.DataFrame, endpoint: str, experimental: str, control: str
-) -> Stratified | None:
-    if "stratum" not in frame.columns or frame.get_column("stratum").is_null().all():
+def _counts(frame: pl.DataFrame, endpoint: Endpoint, arm: str) -> tuple[int, int]:
+    assert endpoint.responders is not None
+    rows = frame.filter((pl.col("arm") == arm) & endpoint.population.fill_null(False))
+    return int(rows.select(endpoint.responders.fill_null(False).sum()).item()), rows.height
+
+
+def _stratified(frame: pl.DataFrame, endpoint: Endpoint, pair: Pair) -> Stratified | None:
+    found = strata_of(frame)
+    if found is None:
         return None
-    strata = tuple(sorted(s for s in frame.get_column("stratum").unique().to_list() if s))
+    strata, left_out = found
+    by_stratum = [frame.filter(pl.col("stratum") == s) for s in strata]
     counts = [
-        (
-            *_counts(frame.filter(pl.col("stratum") == s), endpoint, experimental),
-            *_counts(frame.filter(pl.col("stratum") == s), endpoint, control),
-        )
-        for s in strata
+        (*_counts(rows, endpoint, pair.experimental), *_counts(rows, endpoint, pair.control))
+        for rows in by_stratum
     ]
     x1, n1, x0, n0 = (list(column) for column in zip(*counts, strict=True))
     return Stratified(
         strata,
         cmh_test(x1, n1, x0, n0),
         stratified_risk_difference(x1, n1, x0, n0),
+        left_out,
     )
 
 
-def compare_binary(
-    frame: pl.DataFrame, endpoint: str, experimental: str, control: str
-) -> BinaryComparison:
-    """Rates with Clopper-Pearson CIs, the risk difference, chi-square and Fisher tests.
+def _compare(frame: pl.DataFrame, endpoint: Endpoint, pair: Pair) -> BinaryComparison:
+    rows = pair.subjects(frame)
+    x1, n1 = _counts(rows, endpoint, pair.experimental)
+    x0, n0 = _counts(rows, endpoint, pair.control)
+    return BinaryComparison(
+        experimental=pair.experimental,
+        control=pair.control,
+        difference=risk_difference(x1, n1, x0, n0),
+        chi_square=chi_square(x1, n1, x0, n0),
+        fisher=fisher_exact(x1, n1, x0, n0),
+        stratified=_stratified(rows, endpoint, pair),
+    )
+
+
+def _with_holm(comparisons: list[BinaryComparison]) -> list[BinaryComparison]:
+    tests = {
+        "p_chisq": [c.chi_square.p_value for c in comparisons],
+        "p_fisher": [c.fisher.p_value for c in comparisons],
+    }
+    if all(c.stratified is not None for c in comparisons):
+        tests["p_cmh"] = [c.stratified.cmh.p_value for c in comparisons if c.stratified]
+    adjusted = holm_by_test(tests)
+    return [replace(c, holm=holm) for c, holm in zip(comparisons, adjusted, strict=True)]
+
+
+def analyze_binary(
+    frame: pl.DataFrame, endpoint: Endpoint, arms: tuple[str, ...], pairs: tuple[Pair, ...]
+) -> BinaryEndpoint:
+    """Rates with Clopper-Pearson CIs for every arm, and per comparison the risk
+    difference (Newcombe, Miettinen-Nurminen), chi-square and Fisher tests, the
+    stratified analysis, and Holm-adjusted p-values when there are several comparisons.
 
     ``frame`` holds one row per randomized subject (the endpoints joined with their
     ``stratum``); NE counts as non-response (ITT).
     """
-    x1, n1 = _counts(frame, endpoint, experimental)
-    x0, n0 = _counts(frame, endpoint, control)
-    return BinaryComparison(
-        endpoint=endpoint,
-        by_arm={experimental: proportion(x1, n1), control: proportion(x0, n0)},
-        difference=risk_difference(x1, n1, x0, n0),
-        chi_square=chi_square(x1, n1, x0, n0),
-        fisher=fisher_exact(x1, n1, x0, n0),
-        stratified=_stratified(frame, endpoint, experimental, control),
+    by_arm = {arm: proportion(*_counts(frame, endpoint, arm)) for arm in arms}
+    comparisons = [_compare(frame, endpoint, pair) for pair in pairs]
+    if len(comparisons) > 1:
+        comparisons = _with_holm(comparisons)
+    return BinaryEndpoint(
+        endpoint=endpoint.name,
+        label=endpoint.label,
+        denominator=endpoint.denominator,
+        by_arm=by_arm,
+        comparisons={pair.key: c for pair, c in zip(pairs, comparisons, strict=True)},
     )

@@ -137,21 +137,22 @@ class Trajectory:
     q3: tuple[float, ...]
 
 
-TRAJECTORY_BINS = (-14, 1, 5, 9, 12, 18, 25, 35, 49, 63, 77, 98, 126, 154, 166, 195)
-
-
-def trajectories(data: Dataset, arms: tuple[str, ...]) -> dict[str, Trajectory]:
-    """Per arm, counts binned by study day (bins around the usual visit days) and
-    summarised, so that the figure stays small however many subjects there are."""
+def trajectories(
+    data: Dataset, arms: tuple[str, ...], edges: tuple[int, ...]
+) -> dict[str, Trajectory]:
+    """Per arm, counts binned by study day and summarised, so that the figure stays
+    small however many subjects there are. Bin i holds ``edges[i] <= t < edges[i + 1]``
+    (the protocol's timeline: around its visit days, from the baseline window to the
+    horizon)."""
     day0 = data.subjects.select("subject_id", "arm", "treatment_start_date").filter(
         pl.col("treatment_start_date").is_not_null()
     )
     counts = (
         data.platelets.join(day0, on="subject_id")
         .with_columns((pl.col("date") - pl.col("treatment_start_date")).dt.total_days().alias("t"))
-        .filter(pl.col("t").is_between(TRAJECTORY_BINS[0], TRAJECTORY_BINS[-1] - 1))
-        .with_columns(  # bin i holds TRAJECTORY_BINS[i] <= t < TRAJECTORY_BINS[i + 1]
-            pl.lit(pl.Series(TRAJECTORY_BINS)).search_sorted(pl.col("t"), side="right").alias("bin")
+        .filter(pl.col("t").is_between(edges[0], edges[-1] - 1))
+        .with_columns(
+            pl.lit(pl.Series(edges)).search_sorted(pl.col("t"), side="right").alias("bin")
         )
     )
     result = {}

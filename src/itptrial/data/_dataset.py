@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
@@ -21,31 +20,72 @@ from itptrial.data._schema import DATE_COLUMN, DTYPES, SCHEMA, TABLES
 from itptrial.protocol import Protocol
 
 
-@dataclass(frozen=True)
 class Dataset:
     """A validated trial dataset: one typed polars frame per table of docs/data.md.
 
-    Optional tables that were absent are empty frames with the right columns. Each frame
-    keeps a ``__line`` column (the source line of each record) so later stages can point
-    back at the input, and a ``__sid`` column: the subject's position in ``subject_id``
-    order, an integer key that is much faster to join and group on than the id itself.
-    Extra input columns are kept as text.
+    ``subjects``, ``platelets``, ... (and :meth:`table`) are clean frames: the columns
+    of docs/data.md in their types, then any extra input columns as text. Optional
+    tables that were absent are empty frames with the right columns.
+
+    Inside, every frame also keeps the source line of each record (for messages) and
+    an integer subject key: the subject's position in ``subject_id`` order, much faster
+    to join and group on than the id. :meth:`keyed` gives a table with that key in the
+    column :data:`SUBJECT_KEY`, for the endpoint engine.
     """
 
-    subjects: pl.DataFrame
-    platelets: pl.DataFrame
-    rescue: pl.DataFrame
-    bleeding: pl.DataFrame
-    adverse_events: pl.DataFrame
-    doses: pl.DataFrame
-    drug_levels: pl.DataFrame
-    warnings: tuple[Problem, ...] = ()
-    source: str = ""
-    files: tuple[Path, ...] = field(default=(), repr=False)
+    __slots__ = ("_frames", "files", "source", "warnings")
+
+    def __init__(
+        self,
+        frames: Mapping[str, pl.DataFrame],
+        warnings: tuple[Problem, ...] = (),
+        source: str = "",
+        files: tuple[Path, ...] = (),
+    ) -> None:
+        self._frames = dict(frames)
+        self.warnings = warnings
+        self.source = source
+        self.files = files
+
+    def __repr__(self) -> str:
+        sizes = ", ".join(f"{name}={frame.height}" for name, frame in self._frames.items())
+        return f"Dataset({self.source!r}: {sizes})"
 
     def table(self, name: str) -> pl.DataFrame:
-        frame: pl.DataFrame = getattr(self, name)
-        return frame
+        """A table by name, without the internal line and key columns."""
+        return self._frames[name].drop(INTERNAL_COLUMNS, strict=False)
+
+    def keyed(self, name: str) -> pl.DataFrame:
+        """A table with each record's integer subject key in :data:`SUBJECT_KEY`."""
+        return self._frames[name].drop(LINE, strict=False)
+
+    @property
+    def subjects(self) -> pl.DataFrame:
+        return self.table("subjects")
+
+    @property
+    def platelets(self) -> pl.DataFrame:
+        return self.table("platelets")
+
+    @property
+    def rescue(self) -> pl.DataFrame:
+        return self.table("rescue")
+
+    @property
+    def bleeding(self) -> pl.DataFrame:
+        return self.table("bleeding")
+
+    @property
+    def adverse_events(self) -> pl.DataFrame:
+        return self.table("adverse_events")
+
+    @property
+    def doses(self) -> pl.DataFrame:
+        return self.table("doses")
+
+    @property
+    def drug_levels(self) -> pl.DataFrame:
+        return self.table("drug_levels")
 
     def input_sha256(self) -> str:
         """SHA-256 identifying this input: over the input files' bytes (in table order),
@@ -58,10 +98,8 @@ class Dataset:
                 digest.update(path.read_bytes())
             return digest.hexdigest()
         for name in TABLES:
-            frame = self.table(name)
-            columns = [c for c in frame.columns if c not in INTERNAL_COLUMNS]
             digest.update(name.encode() + b"\0")
-            digest.update(frame.select(columns).write_csv().encode())
+            digest.update(self.table(name).write_csv().encode())
         return digest.hexdigest()
 
 
@@ -166,7 +204,7 @@ def dataset_from_raw(raw: RawSource, protocol: Protocol | None) -> Dataset:
     window = protocol.endpoints.baseline_window if protocol is not None else 14
     warnings += _no_baseline_warnings(by_key, tables["platelets"], window)
     return Dataset(
-        **tables,
+        tables,
         warnings=tuple(sort_problems(warnings)),
         source=raw.location,
         files=tuple(raw.files),

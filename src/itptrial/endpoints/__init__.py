@@ -1,7 +1,24 @@
-"""Endpoint adjudication (docs/endpoints.md): declarative events over a columnar engine."""
+"""Endpoint adjudication (docs/endpoints.md): an endpoint registry of declarative events
+evaluated by a columnar engine, each decision explained in one line."""
 
 from itptrial.endpoints._engine import ENDPOINT_COLUMNS, adjudicate
-from itptrial.endpoints._events import Event, endpoint_events
-from itptrial.endpoints._write import write_endpoints
+from itptrial.endpoints._events import Event
+from itptrial.endpoints._registry import (
+    Endpoint,
+    SurvivalFigure,
+    endpoint_columns,
+    endpoint_registry,
+)
+from itptrial.endpoints._write import OUTPUT_FORMATS, write_endpoints
 
-__all__ = ["ENDPOINT_COLUMNS", "Event", "adjudicate", "endpoint_events", "write_endpoints"]
+__all__ = [
+    "ENDPOINT_COLUMNS",
+    "OUTPUT_FORMATS",
+    "Endpoint",
+    "Event",
+    "SurvivalFigure",
+    "adjudicate",
+    "endpoint_columns",
+    "endpoint_registry",
+    "write_endpoints",
+]

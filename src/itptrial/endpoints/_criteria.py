@@ -11,20 +11,19 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from itptrial.endpoints import _columns as c
 from itptrial.protocol import EndpointParameters
-
-SUBJECT = "sid"  # integer subject key of the observation table (fast to group)
 
 
 @dataclass(frozen=True)
 class Obs:
     """Column names describing one observation day (defaults: the observation table)."""
 
-    t: str = "t"
-    count: str = "count"
-    bleed_grade: str = "bleed_grade"  # worst WHO grade >= BLEEDING_GRADE that day, or null
-    baseline: str = "baseline_count"
-    rescue_day: str = "rescue_day"  # t_r: earliest rescue start, null when none
+    t: str = c.DAY
+    count: str = c.COUNT
+    bleed_grade: str = c.BLEED_GRADE  # worst WHO grade >= BLEEDING_GRADE that day, or null
+    baseline: str = c.BASELINE
+    rescue_day: str = c.RESCUE_DAY  # t_r: earliest rescue start, null when none
 
     def prefixed(self, prefix: str) -> Obs:
         """The columns of a subject-level event (``<prefix>_day`` and so on)."""
@@ -71,7 +70,8 @@ def _runs(flag: str) -> pl.Expr:
     the flag or the subject changes, and a cumulative sum numbers them without any
     per-subject window (much faster than ``over``).
     """
-    starts = (pl.col(flag) != pl.col(flag).shift(1)) | (pl.col(SUBJECT) != pl.col(SUBJECT).shift(1))
+    subject = pl.col(c.SUBJECT)
+    starts = (pl.col(flag) != pl.col(flag).shift(1)) | (subject != subject.shift(1))
     return starts.fill_null(True).cum_sum()
 
 
@@ -92,25 +92,23 @@ def observation_flags(p: EndpointParameters) -> list[list[pl.Expr]]:
     With CONFIRM_DAYS = 0 and LOSS_CONFIRM = 1 (target020) no runs are needed at all.
     """
     levels = {"response": p.response_level, "complete": p.complete_level}
-    qualify = [qualifies(level, p).alias(f"qualifies_{name}") for name, level in levels.items()]
+    qualify = [qualifies(level, p).alias(c.qualifies(name)) for name, level in levels.items()]
     if p.confirm_days == 0:
-        confirmed = [pl.col(f"qualifies_{name}").alias(f"confirmed_{name}") for name in levels]
+        confirmed = [pl.col(c.qualifies(name)).alias(c.confirmed(name)) for name in levels]
     else:
+        day = pl.col(c.DAY)
         confirmed = [
             (
-                pl.col(f"qualifies_{name}")
-                & (
-                    pl.col("t").max().over(_runs(f"qualifies_{name}")) - pl.col("t")
-                    >= p.confirm_days
-                )
-            ).alias(f"confirmed_{name}")
+                pl.col(c.qualifies(name))
+                & (day.max().over(_runs(c.qualifies(name))) - day >= p.confirm_days)
+            ).alias(c.confirmed(name))
             for name in levels
         ]
-    fails = ~pl.col("qualifies_response")
+    fails = ~pl.col(c.qualifies("response"))
     if p.loss_confirm == 1:
         loss = fails
     else:
-        run = _runs("qualifies_response")
+        run = _runs(c.qualifies("response"))
         left_in_run = pl.len().over(run) - pl.int_range(pl.len()).over(run)
         loss = fails & (left_in_run >= p.loss_confirm)
-    return [qualify, [*confirmed, loss.alias("confirmed_loss")]]
+    return [qualify, [*confirmed, loss.alias(c.CONFIRMED_LOSS)]]

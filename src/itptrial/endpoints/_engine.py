@@ -12,39 +12,25 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from itptrial.data import Dataset
-from itptrial.data._read import SUBJECT_KEY
-from itptrial.endpoints._criteria import SUBJECT, observation_flags
-from itptrial.endpoints._derive import derive_endpoints
-from itptrial.endpoints._events import Event, endpoint_events, evaluation_stages
+from itptrial.data import SUBJECT_KEY, Dataset
+from itptrial.endpoints import _columns as c
+from itptrial.endpoints._criteria import observation_flags
+from itptrial.endpoints._derive import evaluability, shared_columns
+from itptrial.endpoints._events import Event, evaluation_stages
 from itptrial.endpoints._explain import explanation
-from itptrial.protocol import EndpointParameters, Protocol
+from itptrial.endpoints._registry import endpoint_registry, needed_events, output_columns
+from itptrial.protocol import ENDPOINT_COLUMNS, EndpointParameters, Protocol
 
-ENDPOINT_COLUMNS: tuple[str, ...] = (
-    "subject_id",
-    "arm",
-    "baseline_count",
-    "evaluable",
-    "initial_response",
-    "initial_response_category",
-    "response_day",
-    "relapse",
-    "relapse_day",
-    "sustained_response_6m",
-    "sustained_response_category",
-    "sustained_assessment_day",
-    "ttr_days",
-    "ttr_event",
-    "dor_days",
-    "dor_event",
-    "explanation",
-)
+__all__ = ["ENDPOINT_COLUMNS", "adjudicate"]
+
+SUBJECT = c.SUBJECT
 
 
 def subject_index(data: Dataset) -> pl.LazyFrame:
     """Subjects in ``subject_id`` order with their integer key ``sid`` and Day 0."""
     return (
-        data.subjects.lazy()
+        data.keyed("subjects")
+        .lazy()
         .select(
             pl.col(SUBJECT_KEY).alias(SUBJECT),
             "subject_id",
@@ -57,7 +43,7 @@ def subject_index(data: Dataset) -> pl.LazyFrame:
 
 def _study_days(frame: pl.DataFrame, date_column: str, data: Dataset) -> pl.LazyFrame:
     """Records of treated subjects, keyed by ``sid``, with ``t`` = days from Day 0."""
-    day0 = data.subjects.sort(SUBJECT_KEY).get_column("treatment_start_date")
+    day0 = data.keyed("subjects").sort(SUBJECT_KEY).get_column("treatment_start_date")
     return (
         frame.lazy()
         .with_columns(
@@ -65,11 +51,12 @@ def _study_days(frame: pl.DataFrame, date_column: str, data: Dataset) -> pl.Lazy
             day0.gather(frame.get_column(SUBJECT_KEY)).alias("day0"),
         )
         .filter(pl.col("day0").is_not_null())
-        .with_columns((pl.col(date_column) - pl.col("day0")).dt.total_days().alias("t"))
+        .with_columns((pl.col(date_column) - pl.col("day0")).dt.total_days().alias(c.DAY))
     )
 
 
 _DAY_OFFSET, _DAY_SPAN = 4096, 8192  # study days t lie within (-4096, 4096)
+_ORDER = "observation_order"  # sort key: subject, day, count row before bleeding row
 
 
 def _per_subject(values: pl.DataFrame, column: str, subjects: int, sid: pl.Series) -> pl.Series:
@@ -84,56 +71,56 @@ def observation_table(data: Dataset, p: EndpointParameters) -> pl.DataFrame:
     bleeding >= BLEEDING_GRADE in [1, HORIZON], sorted by subject key and day, with the
     worst such bleeding grade that day and the subject's first rescue day and drug."""
     counts = (
-        _study_days(data.platelets, "date", data)
-        .filter(pl.col("t").is_between(-p.baseline_window, p.horizon))
-        .select(SUBJECT, "t", "count", pl.lit(None, dtype=pl.Int64).alias("bleed_grade"))
+        _study_days(data.keyed("platelets"), "date", data)
+        .filter(pl.col(c.DAY).is_between(-p.baseline_window, p.horizon))
+        .select(SUBJECT, c.DAY, c.COUNT, pl.lit(None, dtype=pl.Int64).alias(c.BLEED_GRADE))
     )
     bleeds = (
-        _study_days(data.bleeding, "date", data)
-        .filter((pl.col("who_grade") >= p.bleeding_grade) & pl.col("t").is_between(1, p.horizon))
-        .group_by(SUBJECT, "t")
+        _study_days(data.keyed("bleeding"), "date", data)
+        .filter((pl.col("who_grade") >= p.bleeding_grade) & pl.col(c.DAY).is_between(1, p.horizon))
+        .group_by(SUBJECT, c.DAY)
         .agg(
-            pl.lit(None, dtype=pl.Float64).alias("count"),
-            pl.col("who_grade").max().cast(pl.Int64).alias("bleed_grade"),
+            pl.lit(None, dtype=pl.Float64).alias(c.COUNT),
+            pl.col("who_grade").max().cast(pl.Int64).alias(c.BLEED_GRADE),
         )
     )
     # One sortable integer per row: subject, then day, then a count row before a
     # bleeding row of the same day (which is then folded into it).
-    day_key = pl.col(SUBJECT).cast(pl.Int64) * _DAY_SPAN + pl.col("t") + _DAY_OFFSET
-    order = (day_key * 2 + pl.col("count").is_null().cast(pl.Int64)).alias("_order")
-    rows = pl.concat([counts, bleeds]).with_columns(order).collect().sort("_order")
-    same_day_next = (pl.col("_order") // 2) == (pl.col("_order").shift(-1) // 2)
-    same_day_before = ((pl.col("_order") // 2) == (pl.col("_order").shift(1) // 2)).fill_null(False)
+    day_key = pl.col(SUBJECT).cast(pl.Int64) * _DAY_SPAN + pl.col(c.DAY) + _DAY_OFFSET
+    order = (day_key * 2 + pl.col(c.COUNT).is_null().cast(pl.Int64)).alias(_ORDER)
+    rows = pl.concat([counts, bleeds]).with_columns(order).collect().sort(_ORDER)
+    same_day_next = (pl.col(_ORDER) // 2) == (pl.col(_ORDER).shift(-1) // 2)
+    same_day_before = ((pl.col(_ORDER) // 2) == (pl.col(_ORDER).shift(1) // 2)).fill_null(False)
     rows = (
         rows.with_columns(
             pl.when(same_day_next)
-            .then(pl.col("bleed_grade").shift(-1))
-            .otherwise(pl.col("bleed_grade"))
-            .alias("bleed_grade")
+            .then(pl.col(c.BLEED_GRADE).shift(-1))
+            .otherwise(pl.col(c.BLEED_GRADE))
+            .alias(c.BLEED_GRADE)
         )
         .filter(~same_day_before)
-        .drop("_order")
+        .drop(_ORDER)
     )
     rescue = (
-        _study_days(data.rescue, "start_date", data)
-        .filter(pl.col("t") <= p.horizon)
-        .sort(SUBJECT, "t", "treatment")
+        _study_days(data.keyed("rescue"), "start_date", data)
+        .filter(pl.col(c.DAY) <= p.horizon)
+        .sort(SUBJECT, c.DAY, "treatment")
         .group_by(SUBJECT)
         .agg(
-            pl.col("t").first().alias("rescue_day"),
-            pl.col("treatment").first().alias("rescue_treatment"),
+            pl.col(c.DAY).first().alias(c.RESCUE_DAY),
+            pl.col("treatment").first().alias(c.RESCUE_TREATMENT),
         )
         .collect()
     )
-    sid, subjects = rows.get_column(SUBJECT), data.subjects.height
+    sid, subjects = rows.get_column(SUBJECT), data.keyed("subjects").height
     return rows.with_columns(
-        _per_subject(rescue, "rescue_day", subjects, sid),
-        _per_subject(rescue, "rescue_treatment", subjects, sid),
+        _per_subject(rescue, c.RESCUE_DAY, subjects, sid),
+        _per_subject(rescue, c.RESCUE_TREATMENT, subjects, sid),
     )
 
 
 _NO_CANDIDATE = np.iinfo(np.int64).max
-EVENT_VALUES = (("day", "t"), ("count", "count"), ("bleed_grade", "bleed_grade"))
+EVENT_VALUES = (("day", c.DAY), ("count", c.COUNT), ("bleed_grade", c.BLEED_GRADE))
 
 
 @dataclass(frozen=True)
@@ -188,12 +175,12 @@ def evaluate_events(
     back onto the rows by position, with no joins or per-subject windows.
     """
     later = {name for event in events for name in event.after}
-    frame = observations.with_row_index("row")
+    frame = observations.with_row_index(c.ROW)
     subjects = _Subjects.of(frame.get_column(SUBJECT))
     per_subject = pl.DataFrame(
         [
-            subjects.first_of(frame.get_column(c))
-            for c in (SUBJECT, "rescue_day", "rescue_treatment")
+            subjects.first_of(frame.get_column(column))
+            for column in (SUBJECT, c.RESCUE_DAY, c.RESCUE_TREATMENT)
         ]
     )
     if frame.height == 0:  # nobody has an observation: every event is null
@@ -206,9 +193,11 @@ def evaluate_events(
         per_subject = per_subject.with_columns(**_choose(frame, subjects, stage, p))
         needed = [f"{e.name}_day" for e in stage if e.name in later and e.name != "baseline"]
         if any(e.name == "baseline" and e.name in later for e in stage):
-            needed.append("baseline_count")
-        frame = frame.with_columns(subjects.broadcast(per_subject.get_column(c)) for c in needed)
-        if "baseline_count" in needed:  # every later rule compares with the baseline
+            needed.append(c.BASELINE)
+        frame = frame.with_columns(
+            subjects.broadcast(per_subject.get_column(column)) for column in needed
+        )
+        if c.BASELINE in needed:  # every later rule compares with the baseline
             for flags in observation_flags(p):
                 frame = frame.with_columns(flags)
     return per_subject
@@ -218,16 +207,24 @@ def adjudicate(data: Dataset, protocol: Protocol) -> pl.DataFrame:
     """Adjudicate every subject's endpoints (docs/endpoints.md), with an explanation.
 
     Returns one row per randomized subject, sorted by ``subject_id``, with the
-    ``endpoints.csv`` columns of docs/interface.md (see :data:`ENDPOINT_COLUMNS`).
+    ``endpoints.csv`` columns of docs/interface.md (:data:`ENDPOINT_COLUMNS`), then one
+    0/1 column per declared endpoint of the protocol.
     """
     p = protocol.endpoints
-    events = endpoint_events()
+    registry = endpoint_registry(p)
+    events = needed_events(registry)
     per_subject = evaluate_events(observation_table(data, p), events, p).lazy()
     subjects = subject_index(data).select(
-        SUBJECT, "subject_id", "arm", pl.col("day0").is_not_null().alias("treated")
+        SUBJECT, "subject_id", "arm", pl.col("day0").is_not_null().alias(c.TREATED)
     )
-    joined = subjects.join(per_subject, on=SUBJECT, how="left", maintain_order="left")
-    derived = derive_endpoints(joined, p)
+    frame = subjects.join(per_subject, on=SUBJECT, how="left", maintain_order="left")
+    for stage in shared_columns(p):
+        frame = frame.with_columns(stage)
+    outputs = evaluability(p) + [expr for endpoint in registry for expr in endpoint.columns]
+    fragments = [endpoint.explain for endpoint in registry if endpoint.explain is not None]
     return (
-        derived.with_columns(explanation(p).alias("explanation")).select(ENDPOINT_COLUMNS).collect()
+        frame.with_columns(outputs)
+        .with_columns(explanation(fragments, p).alias("explanation"))
+        .select(output_columns(p))
+        .collect()
     )

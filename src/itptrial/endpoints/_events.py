@@ -5,8 +5,9 @@ are candidates (a condition) and *which one* is the event (first, last, closest 
 target day, or highest count). An event's condition may use the per-observation flags
 (``qualifies_response``, ``confirmed_response``, ...; they need the ``baseline``) or an
 earlier event's day (``loss`` only looks after ``response``); ``after`` names those
-events, and the engine evaluates events in dependency order. Subject-level endpoints
-are then derived from the event days in :mod:`itptrial.endpoints._derive`.
+events, and the engine evaluates events in dependency order. The endpoint registry
+(:mod:`itptrial.endpoints._registry`) says which events each endpoint needs; its
+subject-level columns are then derived from the event days (:mod:`._derive`).
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ from typing import Literal
 import numpy as np
 import polars as pl
 
+from itptrial.endpoints import _columns as c
 from itptrial.endpoints._criteria import has_count
-from itptrial.protocol import EndpointParameters
+from itptrial.protocol import EndpointParameters, Landmark
 
 Pick = Literal["first", "last", "closest", "highest"]
 
@@ -51,7 +53,7 @@ class Event:
         the keys per subject with one vectorized minimum and decodes the row with
         :meth:`chosen_rows`.
         """
-        row = pl.col("row").cast(pl.Int64)
+        row = pl.col(c.ROW).cast(pl.Int64)
         condition = self.where(p).fill_null(False)
         if self.pick == "first":
             key = row
@@ -59,12 +61,12 @@ class Event:
             key = -row
         elif self.pick == "closest":
             assert self.target is not None
-            t, target = pl.col("t"), self.target(p)
+            t, target = pl.col(c.DAY), self.target(p)
             # distance first, then the later day: rank = 2|t - target| + (t < target)
             rank = 2 * (t - target).abs() + (t < target).cast(pl.Int64)
             key = rank * ROW_SPAN + row
         else:  # highest count first: rank counts among the candidates, largest = 1
-            rank = pl.when(condition).then(pl.col("count")).rank("dense", descending=True)
+            rank = pl.when(condition).then(pl.col(c.COUNT)).rank("dense", descending=True)
             key = rank.cast(pl.Int64) * ROW_SPAN + row
         return pl.when(condition).then(key).otherwise(None).alias(self.name)
 
@@ -79,83 +81,102 @@ ROW_SPAN = 2**32  # row numbers are below this; rankings sit in the bits above
 
 
 def _t() -> pl.Expr:
-    return pl.col("t")
+    return pl.col(c.DAY)
 
 
 def _in_observation_period(p: EndpointParameters) -> pl.Expr:
     return _t().is_between(1, p.horizon)
 
 
-def endpoint_events() -> tuple[Event, ...]:
-    """The events of docs/endpoints.md, in evaluation order."""
-    return (
-        Event(
-            "baseline",
-            "latest count with -BASELINE_WINDOW <= t <= 0",
-            lambda p: has_count() & _t().is_between(-p.baseline_window, 0),
-            pick="last",
-        ),
-        Event(
-            "response",
-            "first observation starting a confirmed run at RESPONSE_LEVEL",
-            lambda p: _in_observation_period(p) & pl.col("confirmed_response"),
+# The events of docs/endpoints.md. Each endpoint of the registry (._registry) names the
+# events it needs; the engine evaluates every needed event once, in dependency order.
+BASELINE = Event(
+    "baseline",
+    "latest count with -BASELINE_WINDOW <= t <= 0",
+    lambda p: has_count() & _t().is_between(-p.baseline_window, 0),
+    pick="last",
+)
+RESPONSE = Event(
+    "response",
+    "first observation starting a confirmed run at RESPONSE_LEVEL",
+    lambda p: _in_observation_period(p) & pl.col(c.confirmed("response")),
+    after=("baseline",),
+)
+CONFIRMATION = Event(
+    "confirmation",
+    "first qualifying observation >= CONFIRM_DAYS after the response (explains it)",
+    lambda p: (
+        _in_observation_period(p)
+        & (_t() >= pl.col("response_day") + max(p.confirm_days, 1))
+        & pl.col(c.qualifies("response"))
+    ),
+    after=("baseline", "response"),
+)
+INITIAL_COMPLETE = Event(
+    "initial_complete",
+    "first observation in INITIAL_WINDOW starting a confirmed run at COMPLETE_LEVEL",
+    lambda p: _t().is_between(1, p.initial_window) & pl.col(c.confirmed("complete")),
+    after=("baseline",),
+)
+LOSS = Event(
+    "loss",
+    "first confirmed non-qualifying observation after the response day",
+    lambda p: (
+        _in_observation_period(p) & (_t() > pl.col("response_day")) & pl.col(c.CONFIRMED_LOSS)
+    ),
+    after=("baseline", "response"),
+)
+LOSS_NEXT = Event(
+    "loss_next",
+    "the observation after the loss day (explains a confirmed loss)",
+    lambda p: _in_observation_period(p) & (_t() > pl.col("loss_day")),
+    after=("loss",),
+)
+SUSTAINED = Event(
+    "sustained",
+    "count closest to SUSTAINED_DAY within SUSTAINED_WINDOW (ties: later day)",
+    lambda p: (
+        has_count()
+        & _in_observation_period(p)
+        & ((_t() - p.sustained_day).abs() <= p.sustained_window)
+    ),
+    pick="closest",
+    target=lambda p: p.sustained_day,
+)
+BEST_INITIAL = Event(
+    "best_initial",
+    "highest count in INITIAL_WINDOW (explains a non-response)",
+    lambda p: has_count() & _t().is_between(1, p.initial_window),
+    pick="highest",
+)
+LAST_COUNT = Event(
+    "last_count",
+    "last observation day carrying a count",
+    lambda p: has_count() & _in_observation_period(p),
+    pick="last",
+)
+
+
+def landmark_event(landmark: Landmark) -> Event:
+    """The event of a declared endpoint: the first day starting a confirmed run at its
+    level within its window, or its assessment count (closest to its day, ties later)."""
+    name, level = f"landmark_{landmark.name}", landmark.level
+    if landmark.kind == "response_in_window":
+        low, high = landmark.from_day, landmark.to_day
+        return Event(
+            name,
+            f"first observation in [{low}, {high}] starting a confirmed run at the {level} level",
+            lambda p: _t().is_between(low, high) & pl.col(c.confirmed(level)),
             after=("baseline",),
-        ),
-        Event(
-            "confirmation",
-            "first qualifying observation >= CONFIRM_DAYS after the response (explains it)",
-            lambda p: (
-                _in_observation_period(p)
-                & (_t() >= pl.col("response_day") + max(p.confirm_days, 1))
-                & pl.col("qualifies_response")
-            ),
-            after=("baseline", "response"),
-        ),
-        Event(
-            "initial_complete",
-            "first observation in INITIAL_WINDOW starting a confirmed run at COMPLETE_LEVEL",
-            lambda p: _t().is_between(1, p.initial_window) & pl.col("confirmed_complete"),
-            after=("baseline",),
-        ),
-        Event(
-            "loss",
-            "first confirmed non-qualifying observation after the response day",
-            lambda p: (
-                _in_observation_period(p)
-                & (_t() > pl.col("response_day"))
-                & pl.col("confirmed_loss")
-            ),
-            after=("baseline", "response"),
-        ),
-        Event(
-            "loss_next",
-            "the observation after the loss day (explains a confirmed loss)",
-            lambda p: _in_observation_period(p) & (_t() > pl.col("loss_day")),
-            after=("loss",),
-        ),
-        Event(
-            "sustained",
-            "count closest to SUSTAINED_DAY within SUSTAINED_WINDOW (ties: later day)",
-            lambda p: (
-                has_count()
-                & _in_observation_period(p)
-                & ((_t() - p.sustained_day).abs() <= p.sustained_window)
-            ),
-            pick="closest",
-            target=lambda p: p.sustained_day,
-        ),
-        Event(
-            "best_initial",
-            "highest count in INITIAL_WINDOW (explains a non-response)",
-            lambda p: has_count() & _t().is_between(1, p.initial_window),
-            pick="highest",
-        ),
-        Event(
-            "last_count",
-            "last observation day carrying a count",
-            lambda p: has_count() & _in_observation_period(p),
-            pick="last",
-        ),
+        )
+    day, window = landmark.day, landmark.window
+    assert day is not None and window is not None
+    return Event(
+        name,
+        f"count closest to day {day} within {window} days (ties: later day)",
+        lambda p: has_count() & _in_observation_period(p) & ((_t() - day).abs() <= window),
+        pick="closest",
+        target=lambda p: day,
     )
 
 

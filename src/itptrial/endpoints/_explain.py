@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import polars as pl
 
+from itptrial.endpoints import _columns as c
 from itptrial.endpoints._criteria import Obs, at_least_fold, at_least_level, before_rescue, bled
-from itptrial.protocol import EndpointParameters
+from itptrial.protocol import EndpointParameters, Landmark
 
 col = pl.col
 
@@ -34,7 +35,7 @@ def _day(column: str) -> pl.Expr:
 
 
 def _rescue() -> pl.Expr:
-    return pl.lit("rescue ") + col("rescue_treatment") + pl.lit(" on ") + _day("rescue_day")
+    return pl.lit("rescue ") + col(c.RESCUE_TREATMENT) + pl.lit(" on ") + _day(c.RESCUE_DAY)
 
 
 def why_not(o: Obs, level: float, p: EndpointParameters) -> pl.Expr:
@@ -71,7 +72,8 @@ def _qualified(level: float, o: Obs, p: EndpointParameters) -> pl.Expr:
     )
 
 
-def _initial(p: EndpointParameters) -> pl.Expr:
+def initial_response(p: EndpointParameters) -> pl.Expr:
+    """``initial PR on day 14 (45 >= 30 and >= 2x baseline 12)``, or why there is none."""
     response, complete = Obs().prefixed("response"), Obs().prefixed("initial_complete")
     confirmation = Obs().prefixed("confirmation")
     confirmed = (
@@ -137,12 +139,13 @@ def _initial(p: EndpointParameters) -> pl.Expr:
         )
         .otherwise(pl.lit(""))
     )
-    return pl.when(col("_initial")).then(first + later_cr).otherwise(no_response)
+    return pl.when(col(c.INITIAL)).then(first + later_cr).otherwise(no_response)
 
 
-def _relapse(p: EndpointParameters) -> pl.Expr:
+def relapse(p: EndpointParameters) -> pl.Expr:
+    """``relapse on day 14: 24 < 30``, or ``no loss of response through day 180``."""
     loss = Obs().prefixed("loss")
-    by_rescue = col("rescue_day") == col("_loss_day")
+    by_rescue = col(c.RESCUE_DAY) == col(c.LOSS_DAY)
     confirmed = (
         pl.lit(", confirmed by the next observation on ") + _day("loss_next_day")
         if p.loss_confirm == 2
@@ -152,30 +155,31 @@ def _relapse(p: EndpointParameters) -> pl.Expr:
     )
     by_count = (
         pl.lit("relapse on ")
-        + _day("_loss_day")
+        + _day(c.LOSS_DAY)
         + pl.lit(": ")
         + _count_at(loss)
         + why_not(loss, p.response_level, p)
         + confirmed
     )
     return (
-        pl.when(~col("_initial"))
+        pl.when(~col(c.INITIAL))
         .then(None)
-        .when(col("_relapse") & by_rescue)
+        .when(col(c.RELAPSED) & by_rescue)
         .then(
             pl.lit("relapse on ")
-            + _day("_loss_day")
+            + _day(c.LOSS_DAY)
             + pl.lit(": rescue ")
-            + col("rescue_treatment")
+            + col(c.RESCUE_TREATMENT)
             + pl.lit(" started")
         )
-        .when(col("_relapse"))
+        .when(col(c.RELAPSED))
         .then(by_count)
-        .otherwise(pl.lit("no loss of response through ") + _day("_last_count_day"))
+        .otherwise(pl.lit("no loss of response through ") + _day(c.LAST_COUNT_DAY))
     )
 
 
-def _sustained(p: EndpointParameters) -> pl.Expr:
+def sustained_response(p: EndpointParameters) -> pl.Expr:
+    """``sustained PR: 85 on day 180``, with the reason when it does not qualify."""
     s = Obs().prefixed("sustained")
     low, high = p.sustained_day - p.sustained_window, p.sustained_day + p.sustained_window
     assessed = (
@@ -190,13 +194,53 @@ def _sustained(p: EndpointParameters) -> pl.Expr:
         .otherwise(pl.lit(""))
     )
     missing = pl.lit(f"sustained NE: no count in days {low}-{min(high, p.horizon)}")
-    return pl.when(col("_assessed")).then(assessed).otherwise(missing)
+    return pl.when(col(c.ASSESSED)).then(assessed).otherwise(missing)
 
 
-def explanation(p: EndpointParameters) -> pl.Expr:
-    """The ``explanation`` column (needs the derived ``_``-prefixed helper columns)."""
+def landmark_response(landmark: Landmark, p: EndpointParameters) -> pl.Expr:
+    """A declared endpoint: ``response_by_day_14: yes, from day 7 (45 >= 30 and >= 2x
+    baseline 12)``, ``sustained_response_12m: no, 20 on day 363 (< 30)``, or why not."""
+    event = Obs().prefixed(f"landmark_{landmark.name}")
+    level = p.level(landmark.level)
+    head = pl.lit(f"{landmark.name}: ")
+    if landmark.kind == "response_in_window":
+        window = f"days {landmark.from_day}-{landmark.to_day}"
+        yes = (
+            pl.lit("yes, from ")
+            + _day(event.t)
+            + pl.lit(" (")
+            + _qualified(level, event, p)
+            + pl.lit(")")
+        )
+        no = pl.lit(f"no, no confirmed run at {_text(level)} starting in {window}")
+        found = col(event.t).is_not_null()
+        return head + pl.when(found).then(yes).otherwise(no)
+    assert landmark.day is not None and landmark.window is not None
+    low, high = landmark.day - landmark.window, min(landmark.day + landmark.window, p.horizon)
+    responded = col(c.landmark_column(landmark.name)) == 1
+    assessed = (
+        pl.when(responded).then(pl.lit("yes, ")).otherwise(pl.lit("no, "))
+        + number(col(event.count))
+        + pl.lit(" on ")
+        + _day(event.t)
+        + pl.when(responded)
+        .then(pl.lit(""))
+        .otherwise(pl.lit(" (") + why_not(event, level, p) + pl.lit(")"))
+    )
+    missing = pl.lit(f"NE, no count in days {low}-{high}")
+    return head + pl.when(col(event.t).is_not_null()).then(assessed).otherwise(missing)
+
+
+def baseline() -> pl.Expr:
+    """``baseline 12 on day -1``."""
+    return pl.lit("baseline ") + number(col(c.BASELINE)) + pl.lit(" on ") + _day("baseline_day")
+
+
+def explanation(fragments: list[pl.Expr], p: EndpointParameters) -> pl.Expr:
+    """The ``explanation`` column: the baseline and each endpoint's fragment, joined by
+    ``; `` (a fragment that is null is left out), or why the subject is not evaluable."""
     not_evaluable = (
-        pl.when(~col("treated"))
+        pl.when(~col(c.TREATED))
         .then(pl.lit("not evaluable: never treated (no treatment_start_date)"))
         .otherwise(
             pl.lit(
@@ -205,10 +249,5 @@ def explanation(p: EndpointParameters) -> pl.Expr:
             )
         )
     )
-    baseline = (
-        pl.lit("baseline ") + number(col("baseline_count")) + pl.lit(" on ") + _day("baseline_day")
-    )
-    evaluable = pl.concat_str(
-        [baseline, _initial(p), _relapse(p), _sustained(p)], separator="; ", ignore_nulls=True
-    )
-    return pl.when(col("_evaluable")).then(evaluable).otherwise(not_evaluable)
+    evaluable = pl.concat_str([baseline(), *fragments], separator="; ", ignore_nulls=True)
+    return pl.when(col(c.EVALUABLE)).then(evaluable).otherwise(not_evaluable)

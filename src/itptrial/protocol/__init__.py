@@ -1,21 +1,49 @@
-"""Protocols: presets and TOML files describing arms, endpoint rules and regimens."""
+"""Protocols: presets and TOML files describing a trial's arms, endpoints, eligibility,
+regimens, visits and rescue rules, and the study days its outputs show."""
 
+from itptrial.protocol._load import PRESETS, load_protocol, preset_text, protocol_toml
 from itptrial.protocol._model import (
-    PRESETS,
+    BUILT_IN_ENDPOINTS,
+    ENDPOINT_COLUMNS,
     Arm,
+    Eligibility,
+    EndpointKind,
     EndpointParameters,
+    Landmark,
+    LevelName,
     Protocol,
     Regimen,
-    load_protocol,
-    preset_text,
+    RescueRule,
+    TroughTarget,
+    Visits,
 )
+from itptrial.protocol._published import Observed, PublishedTrial, published_results
+from itptrial.protocol._timeline import Timeline, day_phrase, days_phrase, months, timeline
 
 __all__ = [
+    "BUILT_IN_ENDPOINTS",
+    "ENDPOINT_COLUMNS",
     "PRESETS",
     "Arm",
+    "Eligibility",
+    "EndpointKind",
     "EndpointParameters",
+    "Landmark",
+    "LevelName",
+    "Observed",
     "Protocol",
+    "PublishedTrial",
     "Regimen",
+    "RescueRule",
+    "Timeline",
+    "TroughTarget",
+    "Visits",
+    "day_phrase",
+    "days_phrase",
     "load_protocol",
+    "months",
     "preset_text",
+    "protocol_toml",
+    "published_results",
+    "timeline",
 ]

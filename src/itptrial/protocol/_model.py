@@ -1,22 +1,55 @@
-"""The protocol as code: arms, endpoint parameters and regimens, validated by pydantic.
+"""The protocol as code: arms, endpoints, eligibility, regimens, visits and rescue rules.
 
-A protocol is a TOML file (``docs/protocol.md``). Built-in presets live in
-``itptrial/protocol/presets``; a file may start with ``extends = "<preset or path>"`` and
-list only the keys it changes (tables are merged key by key).
+A protocol is a TOML file (``docs/protocol.md``), validated here by pydantic. Every key
+is either used by some command or rejected by name; nothing is accepted and ignored.
+Built-in presets live in ``itptrial/protocol/presets``; a file may start with
+``extends = "<preset or path>"`` and list only what it changes (see :mod:`._load`).
 """
 
 from __future__ import annotations
 
-import tomllib
-from importlib import resources
-from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
-from itptrial._errors import InputError, Problem, validation_problems
+LevelName = Literal["response", "complete"]
+EndpointKind = Literal["binary", "time_to_event"]
 
-PRESETS = ("target020", "iwg2009")
+# The names of the built-in endpoints (results.json keys) and their kinds. The endpoint
+# registry (itptrial.endpoints) declares how each is derived, labelled and explained, and
+# checks on import that it declares exactly these; the protocol needs the names to check
+# ``primary_endpoint`` and to keep declared endpoints from taking one.
+BUILT_IN_ENDPOINTS: dict[str, EndpointKind] = {
+    "initial_response": "binary",
+    "initial_complete_response": "binary",
+    "sustained_response_6m": "binary",
+    "sustained_complete_response_6m": "binary",
+    "relapse": "binary",
+    "time_to_response": "time_to_event",
+    "duration_of_response": "time_to_event",
+}
+
+# The endpoints.csv columns of docs/interface.md, in order. Declared endpoints add one
+# column each after ``explanation``, so their names may not be one of these either.
+ENDPOINT_COLUMNS: tuple[str, ...] = (
+    "subject_id",
+    "arm",
+    "baseline_count",
+    "evaluable",
+    "initial_response",
+    "initial_response_category",
+    "response_day",
+    "relapse",
+    "relapse_day",
+    "sustained_response_6m",
+    "sustained_response_category",
+    "sustained_assessment_day",
+    "ttr_days",
+    "ttr_event",
+    "dor_days",
+    "dor_event",
+    "explanation",
+)
 
 
 class _Strict(BaseModel):
@@ -29,8 +62,52 @@ class Arm(_Strict):
     experimental: bool
 
 
+class Landmark(_Strict):
+    """A declared binary endpoint (``[[endpoints.landmark]]``, docs/protocol.md).
+
+    ``response_in_window``: a confirmed run at ``level`` starts on a day in
+    ``[from_day, to_day]``. ``response_at_day``: the count closest to ``day`` within
+    ``+/- window`` (ties to the later date) qualifies at ``level``, exactly as the
+    sustained assessment of docs/endpoints.md.
+    """
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)
+    label: str = Field(min_length=1, max_length=120)
+    kind: Literal["response_in_window", "response_at_day"]
+    level: LevelName = "response"
+    from_day: int | None = Field(None, ge=1, le=3650)
+    to_day: int | None = Field(None, ge=1, le=3650)
+    day: int | None = Field(None, ge=1, le=3650)
+    window: int | None = Field(None, ge=0, le=365)
+
+    @model_validator(mode="after")
+    def _keys_of_its_kind(self) -> Landmark:
+        own = ("from_day", "to_day") if self.kind == "response_in_window" else ("day", "window")
+        other = ("day", "window") if self.kind == "response_in_window" else ("from_day", "to_day")
+        missing = [key for key in own if getattr(self, key) is None]
+        if missing:
+            raise ValueError(f"kind {self.kind} needs {' and '.join(missing)}")
+        unused = [key for key in other if getattr(self, key) is not None]
+        if unused:
+            raise ValueError(f"kind {self.kind} does not use {' or '.join(unused)}")
+        if self.kind == "response_in_window" and self.to_day < self.from_day:  # type: ignore[operator]
+            raise ValueError("to_day must be >= from_day")
+        if self.kind == "response_at_day" and self.day - self.window < 1:  # type: ignore[operator]
+            raise ValueError("day - window must be >= 1 (after Day 0)")
+        return self
+
+    def last_day(self) -> int:
+        """The last day the endpoint looks at (checked against the horizon)."""
+        if self.kind == "response_in_window":
+            assert self.to_day is not None
+            return self.to_day
+        assert self.day is not None
+        return self.day
+
+
 class EndpointParameters(_Strict):
-    """The CAPITALISED parameters of docs/endpoints.md (defaults: TARGET 020)."""
+    """The CAPITALISED parameters of docs/endpoints.md (defaults: TARGET 020), and the
+    declared extra endpoints."""
 
     horizon: int = Field(194, ge=1, le=3650)
     baseline_window: int = Field(14, ge=0, le=365)
@@ -43,6 +120,7 @@ class EndpointParameters(_Strict):
     loss_confirm: int = Field(1, ge=1, le=10)
     sustained_day: int = Field(180, ge=1, le=3650)
     sustained_window: int = Field(14, ge=0, le=365)
+    landmark: tuple[Landmark, ...] = ()
 
     @model_validator(mode="after")
     def _consistent(self) -> EndpointParameters:
@@ -54,36 +132,86 @@ class EndpointParameters(_Strict):
             raise ValueError("sustained_day - sustained_window must be >= 1 (after Day 0)")
         if self.sustained_day > self.horizon:
             raise ValueError("sustained_day must be <= horizon")
+        names = [landmark.name for landmark in self.landmark]
+        taken = sorted({n for n in names if n in BUILT_IN_ENDPOINTS or n in ENDPOINT_COLUMNS})
+        if taken:
+            raise ValueError(f"landmark name(s) {taken} are built-in endpoint or column names")
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ValueError(f"landmark name(s) {repeated} appear more than once")
+        late = [lm.name for lm in self.landmark if lm.last_day() > self.horizon]
+        if late:
+            raise ValueError(f"landmark(s) {late} look past the horizon ({self.horizon})")
+        return self
+
+    def level(self, name: LevelName) -> float:
+        """RESPONSE_LEVEL or COMPLETE_LEVEL by name."""
+        return self.response_level if name == "response" else self.complete_level
+
+
+class Eligibility(_Strict):
+    """Who may enter the trial: a count below ``count_below``, or below
+    ``count_below_with_bleeding`` with WHO bleeding of ``bleeding_grade`` or more, and an
+    age within the optional bounds. The virtual population draws only such patients."""
+
+    count_below: float = Field(gt=0, le=5000)
+    count_below_with_bleeding: float | None = Field(None, gt=0, le=5000)
+    bleeding_grade: int = Field(2, ge=0, le=4)
+    min_age: float | None = Field(None, ge=0, le=130)
+    max_age: float | None = Field(None, ge=0, le=130)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Eligibility:
+        with_bleeding = self.count_below_with_bleeding
+        if with_bleeding is not None and with_bleeding < self.count_below:
+            raise ValueError("count_below_with_bleeding must be >= count_below")
+        if self.min_age is not None and self.max_age is not None and self.max_age < self.min_age:
+            raise ValueError("max_age must be >= min_age")
         return self
 
 
 class TroughTarget(_Strict):
+    """Trough-guided dosing: troughs measured at visits (and on ``measure_days``); an
+    off-target trough changes the dose proportionally toward the middle of the range."""
+
     trough_low_ng_ml: float = Field(gt=0, le=100)
     trough_high_ng_ml: float = Field(gt=0, le=100)
     measure_on_visits: bool = True
+    measure_days: tuple[int, ...] = ()
     max_daily_dose_mg: float = Field(10.0, gt=0, le=100)
 
     @model_validator(mode="after")
     def _ordered(self) -> TroughTarget:
         if self.trough_high_ng_ml <= self.trough_low_ng_ml:
             raise ValueError("trough_high_ng_ml must be > trough_low_ng_ml")
+        if not self.measure_on_visits and not self.measure_days:
+            raise ValueError("no trough is ever measured: set measure_on_visits or measure_days")
+        if any(day < 0 for day in self.measure_days):
+            raise ValueError("measure_days must be >= 0")
         return self
 
 
 class Regimen(_Strict):
-    """One drug's schedule: a fixed dose on listed days, or a weight-based daily dose."""
+    """One drug's schedule: a fixed dose on listed days, or a weight-based daily dose.
+
+    ``model`` names the drug module of the virtual patient that the simulator gives it
+    to (a section of the model parameter file); ``drug`` is the name written to the
+    ``doses`` table.
+    """
 
     drug: str = Field(min_length=1)
-    arms: list[str] = Field(min_length=1)
+    model: str = Field(min_length=1)
+    arms: tuple[str, ...] = Field(min_length=1)
     route: Literal["oral", "iv", "sc"] = "oral"
     dose_mg: float | None = Field(None, gt=0, le=10000)
-    days: list[int] = Field(default_factory=list)
-    repeat_days: list[int] = Field(default_factory=list)
+    days: tuple[int, ...] = ()
+    repeat_days: tuple[int, ...] = ()
     repeat_if: Literal["no_response_by_day"] | None = None
     repeat_assess_day: int | None = Field(None, ge=0)
     dose_mg_per_kg_day: float | None = Field(None, gt=0, le=100)
     start_day: int | None = Field(None, ge=0)
     duration_days: int | None = Field(None, ge=1, le=3650)
+    dose_step_mg: float | None = Field(None, gt=0, le=100)
     tdm: TroughTarget | None = None
 
     @model_validator(mode="after")
@@ -94,50 +222,110 @@ class Regimen(_Strict):
             raise ValueError("give exactly one of dose_mg (with days) or dose_mg_per_kg_day")
         if fixed and not self.days:
             raise ValueError("dose_mg needs the dosing days")
-        if weighted and (self.start_day is None or self.duration_days is None):
-            raise ValueError("dose_mg_per_kg_day needs start_day and duration_days")
-        if self.repeat_days and (self.repeat_if is None or self.repeat_assess_day is None):
-            raise ValueError("repeat_days needs repeat_if and repeat_assess_day")
+        if fixed and (self.start_day is not None or self.duration_days is not None):
+            raise ValueError("start_day and duration_days go with dose_mg_per_kg_day, not dose_mg")
+        if fixed and (self.dose_step_mg is not None or self.tdm is not None):
+            raise ValueError("dose_step_mg and tdm go with dose_mg_per_kg_day, not dose_mg")
+        needed = ("start_day", "duration_days", "dose_step_mg")
+        missing = [key for key in needed if getattr(self, key) is None]
+        if weighted and missing:
+            raise ValueError(f"dose_mg_per_kg_day needs {', '.join(missing)}")
+        if weighted and (self.days or self.repeat_days):
+            raise ValueError("days and repeat_days go with dose_mg, not dose_mg_per_kg_day")
+        repeat = (bool(self.repeat_days), self.repeat_if is not None)
+        if any((*repeat, self.repeat_assess_day is not None)) and not all(
+            (*repeat, self.repeat_assess_day is not None)
+        ):
+            raise ValueError("repeat_days, repeat_if and repeat_assess_day go together")
+        if any(day < 0 for day in (*self.days, *self.repeat_days)):
+            raise ValueError("dosing days must be >= 0")
         return self
+
+    def last_day(self) -> int:
+        """The last day this regimen can give a dose."""
+        if self.dose_mg_per_kg_day is not None:
+            assert self.start_day is not None and self.duration_days is not None
+            return self.start_day + self.duration_days - 1
+        return max((*self.days, *self.repeat_days))
 
 
 class Visits(_Strict):
-    days: list[int] = Field(min_length=1)
+    """The visit schedule the simulator follows: visit days (Day 0 = first dose), +/-
+    ``jitter_days`` of uniform jitter on the visits after ``jitter_after_day``, and a
+    probability that a visit after Day 0 is missed."""
+
+    days: tuple[int, ...] = Field(min_length=1)
     jitter_days: int = Field(0, ge=0, le=30)
+    jitter_after_day: int = Field(0, ge=0, le=3650)
     miss_probability: float = Field(0.0, ge=0, lt=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Visits:
+        if list(self.days) != sorted(set(self.days)) or self.days[0] < 0:
+            raise ValueError("visit days must be distinct, >= 0 and in increasing order")
+        return self
 
 
 class RescueRule(_Strict):
+    """When the simulator gives rescue: a count below ``count_below``, or below
+    ``count_below_with_bleeding`` with bleeding of ``bleeding_grade`` or more, from
+    ``from_day`` on. ``treatments`` lists the rescue treatments; the first is given."""
+
     count_below: float = Field(ge=0, le=5000)
     count_below_with_bleeding: float = Field(ge=0, le=5000)
     bleeding_grade: int = Field(2, ge=0, le=4)
     from_day: int = Field(7, ge=0, le=3650)
-    treatments: list[str] = Field(min_length=1)
+    treatments: tuple[str, ...] = Field(min_length=1)
 
 
 class Protocol(_Strict):
-    """A trial protocol: arms, endpoint parameters, regimens, visits and rescue rules."""
+    """A trial protocol: arms, endpoints, eligibility, regimens, visits and rescue."""
 
     name: str = Field(min_length=1)
     title: str = ""
     reference: str = ""
-    arms: list[Arm] = Field(min_length=2)
+    arms: tuple[Arm, ...] = Field(min_length=2)
+    primary_endpoint: str = "sustained_response_6m"
     endpoints: EndpointParameters = EndpointParameters()
+    eligibility: Eligibility | None = None
     regimens: dict[str, Regimen] = Field(default_factory=dict)
     visits: Visits | None = None
     rescue: RescueRule | None = None
+    _source: str = PrivateAttr(default="")
+
+    @property
+    def source(self) -> str:
+        """Where the protocol came from (``preset target020`` or its file), for messages."""
+        return self._source or self.name
+
+    def with_source(self, source: str) -> Protocol:
+        self._source = source
+        return self
 
     @model_validator(mode="after")
-    def _arms_consistent(self) -> Protocol:
+    def _consistent(self) -> Protocol:
         codes = [a.code for a in self.arms]
         if len(set(codes)) != len(codes):
             raise ValueError("arm codes must be unique")
-        if sum(a.experimental for a in self.arms) != 1:
-            raise ValueError("exactly one arm must have experimental = true")
+        controls = [a.code for a in self.arms if not a.experimental]
+        if len(controls) != 1:
+            found = f"found {len(controls)}" + (f" ({', '.join(controls)})" if controls else "")
+            raise ValueError(
+                f"exactly one arm must have experimental = false (the control); {found}"
+            )
         for key, regimen in self.regimens.items():
             unknown = sorted(set(regimen.arms) - set(codes))
             if unknown:
                 raise ValueError(f"regimens.{key}.arms names unknown arm(s) {unknown}")
+        binary = [n for n, kind in BUILT_IN_ENDPOINTS.items() if kind == "binary"]
+        binary += [landmark.name for landmark in self.endpoints.landmark]
+        if self.primary_endpoint not in binary:
+            raise ValueError(
+                f"primary_endpoint {self.primary_endpoint!r} is not a binary endpoint "
+                f"(built-in or declared): {', '.join(binary)}"
+            )
+        if self.visits is not None and self.visits.days[-1] > self.endpoints.horizon:
+            raise ValueError(f"visits.days go past the horizon ({self.endpoints.horizon})")
         return self
 
     @property
@@ -145,81 +333,14 @@ class Protocol(_Strict):
         return tuple(a.code for a in self.arms)
 
     @property
-    def experimental_arm(self) -> str:
-        return next(a.code for a in self.arms if a.experimental)
-
-    @property
     def control_arm(self) -> str:
-        """The first non-experimental arm (the comparator of every two-arm statistic)."""
+        """The one arm with ``experimental = false``."""
         return next(a.code for a in self.arms if not a.experimental)
 
+    @property
+    def experimental_arms(self) -> tuple[str, ...]:
+        """The experimental arms in protocol order: each is compared with the control."""
+        return tuple(a.code for a in self.arms if a.experimental)
 
-def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
-    merged = dict(base)
-    for key, value in override.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = _deep_merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
-
-
-def _read_toml(text: str, source: str) -> dict[str, Any]:
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError([Problem(source, None, None, f"invalid TOML: {exc}")]) from None
-
-
-def _raw_protocol(spec: str, seen: tuple[str, ...] = ()) -> tuple[dict[str, Any], str]:
-    """The merged key/value tree of a preset name or TOML path, following ``extends``."""
-    if spec in seen:
-        raise InputError([Problem(spec, None, "extends", "circular 'extends' chain")])
-    if spec in PRESETS:
-        text = resources.files("itptrial.protocol").joinpath(f"presets/{spec}.toml").read_text()
-        source = f"preset {spec}"
-    else:
-        path = Path(spec)
-        if not path.is_file():
-            known = ", ".join(PRESETS)
-            message = f"no such protocol file, and not a preset ({known})"
-            raise InputError([Problem(spec, None, None, message)])
-        source = str(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except UnicodeDecodeError as exc:
-            line = path.read_bytes()[: exc.start].count(b"\n") + 1
-            raise InputError([Problem(source, line, None, "not valid UTF-8")]) from None
-        except OSError as exc:
-            message = f"cannot read: {exc.strerror or exc}"
-            raise InputError([Problem(source, None, None, message)]) from None
-    raw = _read_toml(text, source)
-    parent = raw.pop("extends", None)
-    if parent is None:
-        return raw, source
-    if not isinstance(parent, str):
-        raise InputError([Problem(source, None, "extends", "must be a preset name or path")])
-    if parent not in PRESETS and spec not in PRESETS:
-        parent = str(Path(spec).parent / parent)  # relative to the extending file
-    base, _ = _raw_protocol(parent, (*seen, spec))
-    return _deep_merge(base, raw), source
-
-
-def load_protocol(spec: str = "target020") -> Protocol:
-    """Load a built-in preset (``target020``, ``iwg2009``) or a protocol TOML file.
-
-    Raises :class:`InputError` naming the file and the dotted key of every problem
-    (unknown keys, out-of-range values, inconsistent settings).
-    """
-    raw, source = _raw_protocol(spec)
-    try:
-        return Protocol.model_validate(raw)
-    except ValidationError as exc:
-        raise InputError(validation_problems(exc, source)) from None
-
-
-def preset_text(name: str) -> str:
-    """The readable TOML text of a built-in preset."""
-    if name not in PRESETS:
-        raise KeyError(name)
-    return resources.files("itptrial.protocol").joinpath(f"presets/{name}.toml").read_text()
+    def arm_label(self, code: str) -> str:
+        return next(a.label for a in self.arms if a.code == code)

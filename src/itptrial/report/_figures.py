@@ -12,10 +12,12 @@ matplotlib.use("Agg")  # no display; must precede pyplot
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
-from itptrial.analysis._descriptive import Trajectory
+from itptrial.analysis import Trajectory
 from itptrial.stats import KaplanMeier
 
-ARM_COLOURS = ("#1b6ca8", "#c0392b", "#2e8b57", "#8e44ad")
+# One colour per arm, in protocol order; the first two as in earlier reports, then the
+# Okabe-Ito palette (distinguishable with colour-vision deficiency).
+ARM_COLOURS = ("#1b6ca8", "#c0392b", "#009e73", "#e69f00", "#cc79a7", "#56b4e9", "#d55e00")
 STYLE: dict[str, Any] = {
     "svg.hashsalt": "itptrial",  # stable element ids: same input, same bytes
     "svg.fonttype": "none",  # text stays text: smaller, selectable, prints sharply
@@ -32,6 +34,11 @@ def _svg(figure: Figure) -> str:
     plt.close(figure)
     text = buffer.getvalue()
     return text[text.index("<svg") :]  # drop the XML prolog: the SVG is inlined in HTML
+
+
+def arm_colour(index: int) -> str:
+    """The colour of the arm at this position of the protocol (cycles after seven)."""
+    return ARM_COLOURS[index % len(ARM_COLOURS)]
 
 
 def _survival_at(km: KaplanMeier, t: float) -> float:
@@ -51,16 +58,18 @@ def km_figure(
     xlabel: str,
     ylabel: str,
     risk_times: Sequence[float],
+    axis_end: float,
     cumulative: bool = False,
 ) -> str:
     """Kaplan-Meier step curves (or 1 - S when ``cumulative``) with censoring marks and
-    a numbers-at-risk table labelled by arm code."""
+    a numbers-at-risk table labelled by arm code, on an axis from 0 to ``axis_end``."""
     with plt.rc_context(STYLE):  # type: ignore[arg-type]
+        rows = max(len(curves), 1)
         figure, (axes, table) = plt.subplots(
-            2, 1, figsize=(7.2, 4.4), height_ratios=(4, 1), sharex=True
+            2, 1, figsize=(7.2, 3.9 + 0.25 * rows), height_ratios=(4, 0.5 * rows), sharex=True
         )
         for index, (arm, km) in enumerate(curves.items()):
-            colour = ARM_COLOURS[index % len(ARM_COLOURS)]
+            colour = arm_colour(index)
 
             def shown(value: float) -> float:
                 return 1.0 - value if cumulative else value
@@ -80,7 +89,7 @@ def km_figure(
                 )
             table.text(
                 -0.045,
-                1 - (index + 0.5) / max(len(curves), 1),
+                1 - (index + 0.5) / rows,
                 arm,
                 transform=table.transAxes,
                 ha="right",
@@ -90,7 +99,7 @@ def km_figure(
             for t in risk_times:
                 table.text(
                     t,
-                    1 - (index + 0.5) / max(len(curves), 1),
+                    1 - (index + 0.5) / rows,
                     str(km.at_risk_at(t)),
                     transform=table.get_xaxis_transform(),
                     ha="center",
@@ -105,19 +114,23 @@ def km_figure(
         table.set_title("Number at risk", fontsize=8, loc="left")
         table.spines[["left", "top", "right"]].set_visible(False)
         table.set_xticks(list(risk_times))
-        axes.set_xlim(left=0, right=max(risk_times) * 1.02 if risk_times else None)
+        axes.set_xlim(left=0, right=axis_end * 1.02)
         figure.tight_layout()
         return _svg(figure)
 
 
 def trajectory_figure(
-    trajectories: dict[str, Trajectory], labels: dict[str, str], levels: Sequence[float]
+    trajectories: dict[str, Trajectory],
+    labels: dict[str, str],
+    levels: Sequence[float],
+    axis_end: float,
 ) -> str:
-    """Median platelet count by study day with the interquartile range, log scale."""
+    """Median platelet count by study day with the interquartile range, log scale, up to
+    ``axis_end`` (the horizon)."""
     with plt.rc_context(STYLE):  # type: ignore[arg-type]
         figure, axes = plt.subplots(figsize=(7.2, 3.6))
         for index, (arm, tr) in enumerate(trajectories.items()):
-            colour = ARM_COLOURS[index % len(ARM_COLOURS)]
+            colour = arm_colour(index)
             if not tr.day:
                 continue
             axes.fill_between(
@@ -150,6 +163,7 @@ def trajectory_figure(
                 color="#555555",
             )
         axes.set_yscale("log")
+        axes.set_xlim(right=axis_end * 1.02)
         axes.set_xlabel("Study day (Day 0 = first dose)")
         axes.set_ylabel("Platelet count (x10^9/L)")
         axes.grid(axis="y", color="#e5e5e5", lw=0.6, which="both")

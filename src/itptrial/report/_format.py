@@ -5,6 +5,7 @@ from __future__ import annotations
 from itptrial.stats import Interval
 
 DASH = "\u2013"
+MINUS = "\u2212"
 
 
 def pct(value: float | None) -> str:

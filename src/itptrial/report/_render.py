@@ -1,4 +1,9 @@
-"""The self-contained HTML report: the analysis (data) turned into tables and figures."""
+"""The self-contained HTML report: the analysis (data) turned into tables and figures.
+
+Everything shown comes from the analysis and its protocol: every arm in protocol
+order, every comparison with the control, labels from the endpoint registry, and the
+time axes and bins of the protocol's timeline.
+"""
 
 from __future__ import annotations
 
@@ -11,39 +16,10 @@ from typing import Any
 import polars as pl
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from itptrial.analysis import Analysis
-from itptrial.analysis._binary import LABELS as BINARY_LABELS
-from itptrial.analysis._tte import LABELS as TTE_LABELS
-from itptrial.analysis._tte import TIME_TO_EVENT
+from itptrial.analysis import GRADES, Analysis, BinaryComparison, TimeToEventComparison
 from itptrial.report import _format as f
-from itptrial.report._figures import km_figure, trajectory_figure
+from itptrial.report._figures import arm_colour, km_figure, trajectory_figure
 
-RISK_TIMES = {
-    "time_to_response": (0, 7, 14, 21, 28, 60, 90, 120, 150, 180),
-    "duration_of_response": (0, 30, 60, 90, 120, 150, 180),
-}
-LISTING_HEADERS = (
-    "Subject",
-    "Arm",
-    "Baseline",
-    "Initial",
-    "Response day",
-    "Relapse day",
-    "Sustained",
-    "Explanation",
-)
-KM_STYLE = {  # endpoint -> (plot 1 - S?, y label, caption)
-    "time_to_response": (
-        True,
-        "Cumulative proportion responded",
-        "Cumulative response (1 - Kaplan-Meier), censored at rescue or the last count",
-    ),
-    "duration_of_response": (
-        False,
-        "Proportion still in response",
-        "Kaplan-Meier estimate of remaining in response, from the response day",
-    ),
-}
 LISTING_COLUMNS = (
     "subject_id",
     "arm",
@@ -54,6 +30,23 @@ LISTING_COLUMNS = (
     "sustained_response_category",
     "explanation",
 )
+LISTING_HEADERS = (
+    "Subject",
+    "Arm",
+    "Baseline",
+    "Initial",
+    "Response day",
+    "Relapse day",
+    "Sustained",
+    "Explanation",
+)
+SAFETY_ROWS = (
+    ("Any adverse event", "any_ae"),
+    ("Grade 3 or higher", "grade_3_plus"),
+    ("Serious", "serious"),
+    ("Related to study drug", "related"),
+)
+HOLM_LABEL = "Holm-adjusted"
 
 
 @dataclass
@@ -70,56 +63,113 @@ class Notes:
         return f"[{self.items.index(note) + 1}]"
 
 
-def _labels(analysis: Analysis) -> dict[str, str]:
-    return {arm.code: arm.label for arm in analysis.protocol.arms}
+def _arms(analysis: Analysis) -> list[dict[str, Any]]:
+    """Every arm in protocol order, with its label, code, size and colour."""
+    protocol = analysis.protocol
+    return [
+        {
+            "code": code,
+            "label": protocol.arm_label(code),
+            "n": analysis.n[code],
+            "colour": arm_colour(index),
+            "control": code == analysis.control,
+        }
+        for index, code in enumerate(analysis.arms)
+    ]
 
 
-def _binary_rows(analysis: Analysis, notes: Notes) -> list[dict[str, Any]]:
+def _holm(adjusted: dict[str, float | None], key: str) -> str | None:
+    """The Holm-adjusted p-value of one test, or None when there is one comparison."""
+    return f.p_value(adjusted[key]) if key in adjusted else None
+
+
+def _binary_comparison(c: BinaryComparison, notes: Notes) -> dict[str, Any]:
+    d = c.difference
+    row: dict[str, Any] = {
+        "pair": f"{c.experimental} vs {c.control}",
+        "difference": f.signed_pct(d.estimate) + notes.mark(d.note),
+        "newcombe": f.signed_interval(d.newcombe),
+        "mn": f.signed_interval(d.miettinen_nurminen),
+        "odds_ratio": f.num(c.fisher.odds_ratio) + notes.mark(c.fisher.note),
+        "or_ci": f.interval(c.fisher.ci),
+        "p_chisq": f.p_value(c.chi_square.p_value) + notes.mark(c.chi_square.note),
+        "p_fisher": f.p_value(c.fisher.p_value),
+        "holm_chisq": _holm(c.holm, "p_chisq"),
+        "holm_fisher": _holm(c.holm, "p_fisher"),
+        "stratified": None,
+    }
+    if c.stratified is not None:
+        s = c.stratified
+        row["stratified"] = {
+            "strata": ", ".join(s.strata),
+            "left_out": s.left_out,
+            "difference": f.signed_pct(s.difference.estimate) + notes.mark(s.difference.note),
+            "mn": f.signed_interval(s.difference.miettinen_nurminen),
+            "p_cmh": f.p_value(s.cmh.p_value) + notes.mark(s.cmh.note),
+            "holm_cmh": _holm(c.holm, "p_cmh"),
+        }
+    return row
+
+
+def _binary(analysis: Analysis, notes: Notes) -> list[dict[str, Any]]:
     rows = []
-    for name, result in analysis.binary.items():
-        arms = []
+    for result in analysis.binary.values():
+        rates = []
         for arm in analysis.arms:
             p = result.by_arm[arm]
-            arms.append(
+            rates.append(
                 {
                     "count": f"{p.responders}/{p.n}",
                     "rate": f.pct(p.rate) + notes.mark(p.note),
                     "ci": f.interval(p.ci, "pct"),
                 }
             )
-        d = result.difference
-        row: dict[str, Any] = {
-            "label": BINARY_LABELS[name],
-            "arms": arms,
-            "difference": f.signed_pct(d.estimate) + notes.mark(d.note),
-            "newcombe": f.signed_interval(d.newcombe),
-            "mn": f.signed_interval(d.miettinen_nurminen),
-            "odds_ratio": f.num(result.fisher.odds_ratio) + notes.mark(result.fisher.note),
-            "or_ci": f.interval(result.fisher.ci),
-            "p_chisq": f.p_value(result.chi_square.p_value) + notes.mark(result.chi_square.note),
-            "p_fisher": f.p_value(result.fisher.p_value),
-            "stratified": None,
-        }
-        if result.stratified is not None:
-            s = result.stratified
-            row["stratified"] = {
-                "strata": ", ".join(s.strata),
-                "difference": f.signed_pct(s.difference.estimate) + notes.mark(s.difference.note),
-                "mn": f.signed_interval(s.difference.miettinen_nurminen),
-                "p_cmh": f.p_value(s.cmh.p_value) + notes.mark(s.cmh.note),
+        rows.append(
+            {
+                "label": result.label,
+                "primary": result.endpoint == analysis.protocol.primary_endpoint,
+                "denominator": result.denominator,
+                "rates": rates,
+                "comparisons": [_binary_comparison(c, notes) for c in result.comparisons.values()],
             }
-        rows.append(row)
+        )
     return rows
 
 
-def _tte_sections(analysis: Analysis, notes: Notes) -> list[dict[str, Any]]:
-    labels = _labels(analysis)
+def _tte_comparison(c: TimeToEventComparison, notes: Notes) -> dict[str, Any]:
+    hr = c.hazard_ratio
+    row: dict[str, Any] = {
+        "pair": f"{c.experimental} vs {c.control}",
+        "p_logrank": f.p_value(c.logrank.p_value) + notes.mark(c.logrank.note),
+        "holm_logrank": _holm(c.holm, "p_logrank"),
+        "hr": f.num(hr.estimate) + notes.mark(hr.note),
+        "hr_ci": f.interval(hr.ci),
+        "stratified": None,
+    }
+    if c.stratified is not None:
+        s = c.stratified
+        row["stratified"] = {
+            "strata": ", ".join(s.strata),
+            "left_out": s.left_out,
+            "p_logrank": f.p_value(s.logrank.p_value) + notes.mark(s.logrank.note),
+            "holm_logrank": _holm(c.holm, "p_logrank_stratified"),
+            "hr": f.num(s.hazard_ratio.estimate) + notes.mark(s.hazard_ratio.note),
+            "hr_ci": f.interval(s.hazard_ratio.ci),
+        }
+    return row
+
+
+def _tte(analysis: Analysis, notes: Notes) -> list[dict[str, Any]]:
+    labels = {code: analysis.protocol.arm_label(code) for code in analysis.arms}
     sections = []
-    for name, result in analysis.time_to_event.items():
-        time, event = TIME_TO_EVENT[name]
+    for endpoint in analysis.registry:
+        if endpoint.kind != "time_to_event":
+            continue
+        result = analysis.time_to_event[endpoint.name]
+        assert endpoint.figure is not None and endpoint.time and endpoint.event
         censored = {
-            arm: analysis.endpoints.filter((pl.col("arm") == arm) & (pl.col(event) == 0))
-            .get_column(time)
+            arm: analysis.endpoints.filter((pl.col("arm") == arm) & (pl.col(endpoint.event) == 0))
+            .get_column(endpoint.time)
             .cast(pl.Float64)
             .to_list()
             for arm in analysis.arms
@@ -136,47 +186,47 @@ def _tte_sections(analysis: Analysis, notes: Notes) -> list[dict[str, Any]]:
             }
             for arm, km in result.by_arm.items()
         ]
-        hr = result.hazard_ratio
         sections.append(
             {
-                "label": TTE_LABELS[name],
+                "label": result.label,
+                "denominator": result.denominator,
                 "arms": arms,
-                "p_logrank": f.p_value(result.logrank.p_value) + notes.mark(result.logrank.note),
-                "hr": f.num(hr.estimate) + notes.mark(hr.note),
-                "hr_ci": f.interval(hr.ci),
-                "figure_name": f"km_{name}.svg",
-                "caption": KM_STYLE[name][2],
+                "comparisons": [_tte_comparison(c, notes) for c in result.comparisons.values()],
+                "figure_name": f"km_{endpoint.name}.svg",
+                "caption": endpoint.figure.caption,
                 "figure": km_figure(
                     result.by_arm,
                     censored,
                     labels,
                     "Days",
-                    KM_STYLE[name][1],
-                    RISK_TIMES[name],
-                    cumulative=KM_STYLE[name][0],
+                    endpoint.figure.y_label,
+                    analysis.timeline.risk_times,
+                    analysis.timeline.axis_end,
+                    cumulative=endpoint.figure.cumulative,
                 ),
             }
         )
     return sections
 
 
-def _baseline_rows(analysis: Analysis) -> list[dict[str, Any]]:
-    def cont(values: Any, digits: int = 0) -> str:
-        if values.n == 0:
-            return "n/a"
-        return (
-            f"{values.median:.{digits}f} [{values.q1:.{digits}f}{f.DASH}"
-            f"{values.q3:.{digits}f}] (n={values.n})"
-        )
+def _continuous(values: Any, digits: int = 0) -> str:
+    if values.n == 0:
+        return "n/a"
+    return (
+        f"{values.median:.{digits}f} [{values.q1:.{digits}f}{f.DASH}"
+        f"{values.q3:.{digits}f}] (n={values.n})"
+    )
 
+
+def _baseline_rows(analysis: Analysis) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = [
         {
             "label": "Age, years: median [IQR]",
-            "arms": [cont(analysis.baseline[a].age) for a in analysis.arms],
+            "arms": [_continuous(analysis.baseline[a].age) for a in analysis.arms],
         },
         {
             "label": "Baseline platelets, x10^9/L: median [IQR]",
-            "arms": [cont(analysis.baseline[a].baseline_count) for a in analysis.arms],
+            "arms": [_continuous(analysis.baseline[a].baseline_count) for a in analysis.arms],
         },
     ]
     for title, attribute in (("Sex", "sex"), ("Stratum", "stratum")):
@@ -197,37 +247,27 @@ def _baseline_rows(analysis: Analysis) -> list[dict[str, Any]]:
 def _safety(analysis: Analysis) -> dict[str, Any]:
     summary = [
         {"label": label, "arms": [getattr(analysis.safety[a], attr) for a in analysis.arms]}
-        for label, attr in (
-            ("Any adverse event", "any_ae"),
-            ("Grade 3 or higher", "grade_3_plus"),
-            ("Serious", "serious"),
-            ("Related to study drug", "related"),
-        )
+        for label, attr in SAFETY_ROWS
     ]
     terms = [
         {
             "term": term,
-            "arms": [
-                [grades[g] for g in ("1", "2", "3", "4", "5")]
-                for grades in (by_arm[a] for a in analysis.arms)
-            ],
+            "arms": [[grades[g] for g in GRADES] for grades in (by_arm[a] for a in analysis.arms)],
         }
         for term, by_arm in analysis.safety_terms.items()
     ]
-    return {"summary": summary, "terms": terms}
+    return {"summary": summary, "terms": terms, "grades": GRADES}
 
 
 def _listing(analysis: Analysis) -> list[dict[str, str]]:
     table = analysis.endpoints.select(LISTING_COLUMNS)
-    rows = []
-    for row in table.iter_rows(named=True):
-        rows.append(
-            {
-                k: "" if v is None else (f.num(v) if isinstance(v, float) else str(v))
-                for k, v in row.items()
-            }
-        )
-    return rows
+    return [
+        {
+            k: "" if v is None else (f.num(v) if isinstance(v, float) else str(v))
+            for k, v in row.items()
+        }
+        for row in table.iter_rows(named=True)
+    ]
 
 
 WARNINGS_SHOWN = 100  # the rest: `itptrial validate` lists every one
@@ -242,54 +282,91 @@ def _packed_listing(rows: list[dict[str, str]]) -> str:
     return base64.b64encode(gzip.compress(raw, compresslevel=9, mtime=0)).decode()
 
 
+def _parameters(analysis: Analysis) -> list[tuple[str, str]]:
+    """The endpoint parameters as (key, value) rows, declared endpoints apart."""
+    values = analysis.protocol.endpoints.model_dump(exclude={"landmark"})
+    return [(key, f"{value:g}") for key, value in values.items()]
+
+
+def _declared(analysis: Analysis) -> list[dict[str, str]]:
+    rows = []
+    for landmark in analysis.protocol.endpoints.landmark:
+        if landmark.kind == "response_in_window":
+            rule = f"a confirmed run at the {landmark.level} level starts in days "
+            rule += f"{landmark.from_day}-{landmark.to_day}"
+        else:
+            rule = f"the count closest to day {landmark.day} (+/- {landmark.window} days, "
+            rule += f"ties to the later day) qualifies at the {landmark.level} level"
+        rows.append({"name": landmark.name, "label": landmark.label, "rule": rule})
+    return rows
+
+
+def _primary(analysis: Analysis, arms: list[dict[str, Any]]) -> dict[str, Any]:
+    primary = analysis.primary
+    return {
+        "label": primary.label,
+        "arms": [
+            {
+                **arm,
+                "value": f"{primary.by_arm[arm['code']].responders}/"
+                f"{primary.by_arm[arm['code']].n} ({f.pct(primary.by_arm[arm['code']].rate)})",
+            }
+            for arm in arms
+        ],
+        "comparisons": [
+            {
+                "pair": f"{c.experimental} {f.MINUS} {c.control}",
+                "difference": f.signed_pct(c.difference.estimate),
+                "ci": f.signed_interval(c.difference.newcombe),
+                "p": f.p_value(c.chi_square.p_value),
+                "holm": _holm(c.holm, "p_chisq"),
+            }
+            for c in primary.comparisons.values()
+        ],
+    }
+
+
 def report_context(analysis: Analysis) -> dict[str, Any]:
     notes = Notes()
-    labels = _labels(analysis)
     p = analysis.protocol
+    arms = _arms(analysis)
+    listing = _listing(analysis)
+    inline = len(listing) <= INLINE_LISTING_LIMIT
     context = {
         "title": p.title or p.name,
         "protocol": p,
-        "labels": [labels[a] for a in analysis.arms],
-        "codes": list(analysis.arms),
-        "n": [analysis.n[a] for a in analysis.arms],
+        "arms": arms,
+        "several_comparisons": len(analysis.pairs) > 1,
+        "holm_label": HOLM_LABEL,
         "flow": [analysis.flow[a] for a in analysis.arms],
         "baseline": _baseline_rows(analysis),
-        "binary": _binary_rows(analysis, notes),
-        "tte": _tte_sections(analysis, notes),
+        "binary": _binary(analysis, notes),
+        "tte": _tte(analysis, notes),
         "trajectory": trajectory_figure(
             analysis.trajectories,
-            labels,
+            {arm["code"]: arm["label"] for arm in arms},
             (p.endpoints.response_level, p.endpoints.complete_level),
+            analysis.timeline.axis_end,
         ),
+        "levels": {
+            "response": f"{p.endpoints.response_level:g}",
+            "complete": f"{p.endpoints.complete_level:g}",
+        },
         "safety": _safety(analysis),
         "warnings": [str(w) for w in analysis.warnings[:WARNINGS_SHOWN]],
         "warnings_total": len(analysis.warnings),
-        "listing": [],
-        "packed_listing": "",
+        "listing": listing if inline else [],
+        "packed_listing": "" if inline else _packed_listing(listing),
         "listing_columns": LISTING_COLUMNS,
         "listing_headers": LISTING_HEADERS,
-        "parameters": p.endpoints.model_dump(),
+        "parameters": _parameters(analysis),
+        "declared": _declared(analysis),
         "software_version": analysis.software_version,
         "input_sha256": analysis.input_sha256,
         "source": analysis.dataset.source,
     }
-    listing = _listing(analysis)
-    if len(listing) <= INLINE_LISTING_LIMIT:
-        context["listing"] = listing
-    else:
-        context["packed_listing"] = _packed_listing(listing)
+    context["primary"] = _primary(analysis, arms)
     context["notes"] = notes.items
-    primary = analysis.binary["sustained_response_6m"]
-    context["primary"] = {
-        "arms": [
-            f"{primary.by_arm[a].responders}/{primary.by_arm[a].n} "
-            f"({f.pct(primary.by_arm[a].rate)})"
-            for a in analysis.arms
-        ],
-        "difference": f.signed_pct(primary.difference.estimate),
-        "ci": f.signed_interval(primary.difference.newcombe),
-        "p": f.p_value(primary.chi_square.p_value),
-    }
     return context
 
 

@@ -1,9 +1,9 @@
-"""The virtual TARGET 020: a mechanistic dual-target model of ITP executing a protocol."""
+"""The virtual trial: a mechanistic dual-target model of ITP executing a protocol."""
 
 from itptrial.sim._engine import STEPPERS, EngineName
 from itptrial.sim._parameters import ModelParameters, load_parameters
+from itptrial.sim._requirements import check_simulation
 from itptrial.sim._simulate import (
-    TARGET020_SIZE,
     simulate_course,
     simulate_trial,
     simulate_trials,
@@ -12,9 +12,9 @@ from itptrial.sim._simulate import (
 
 __all__ = [
     "STEPPERS",
-    "TARGET020_SIZE",
     "EngineName",
     "ModelParameters",
+    "check_simulation",
     "load_parameters",
     "simulate_course",
     "simulate_trial",

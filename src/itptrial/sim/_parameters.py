@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-import tomllib
 from importlib import resources
 from pathlib import Path
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from itptrial._errors import InputError, Problem, validation_problems
+from itptrial._errors import InputError, validation_problems
+from itptrial._files import read_text_file, read_toml
+
+Route = Literal["oral", "iv", "sc"]
 
 
 class _Strict(BaseModel):
@@ -37,11 +40,20 @@ class Disease(_Strict):
 
 
 class Dexamethasone(_Strict):
+    """The dexamethasone drug module: a pulse effect on the antibody drive per course day
+    of ``reference_dose_mg`` (other doses act in proportion)."""
+
+    route: Route
+    reference_dose_mg: float = Field(gt=0)
     kill_median: float = Field(gt=0)
     omega_kill: float = Field(ge=0)
 
 
 class Tacrolimus(_Strict):
+    """The tacrolimus drug module: one-compartment kinetics of the daily average
+    concentration (a measurable trough) and T-cell depletion."""
+
+    route: Route
     cl_l_per_h: float = Field(gt=0)
     omega_cl: float = Field(ge=0)
     cyp3a5_expresser_fraction: float = Field(ge=0, le=1)
@@ -65,13 +77,37 @@ class Bleeding(_Strict):
     c50: float = Field(gt=0)
     slope: float = Field(gt=0)
     grade1_c50: float = Field(gt=0)
+    grade3_fraction: float = Field(ge=0, le=1)  # of grade >= 2 bleeds
 
 
 class Population(_Strict):
     female_fraction: float = Field(ge=0, le=1)
-    age_median: float = Field(gt=18)
+    age_median: float = Field(gt=0)
     age_sd: float = Field(ge=0)
+    age_min: float = Field(ge=0, le=130)  # the ages the model's population spans
+    age_max: float = Field(ge=0, le=130)
     dropout_per_day: float = Field(ge=0, lt=1)
+
+
+class AdverseEvent(_Strict):
+    """One adverse-event term: its rate on each drug module (a patient on several has
+    the highest of their rates), and the share of its grade-2 events that are serious."""
+
+    term: str = Field(min_length=1)
+    related: bool
+    rate: dict[str, float] = Field(min_length=1)
+    serious_if_grade2: float = Field(0.0, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _rates(self) -> AdverseEvent:
+        if any(not 0 <= r <= 1 for r in self.rate.values()):
+            raise ValueError("rates must lie in [0, 1]")
+        return self
+
+
+class Safety(_Strict):
+    grade2_fraction: float = Field(ge=0, le=1)  # of adverse events; the rest are grade 1
+    events: tuple[AdverseEvent, ...] = ()
 
 
 class ModelParameters(_Strict):
@@ -84,6 +120,23 @@ class ModelParameters(_Strict):
     rescue: Rescue
     bleeding: Bleeding
     population: Population
+    safety: Safety
+
+    @model_validator(mode="after")
+    def _known_modules(self) -> ModelParameters:
+        known = set(self.drug_modules())
+        for event in self.safety.events:
+            unknown = sorted(set(event.rate) - known)
+            if unknown:
+                raise ValueError(
+                    f"safety event {event.term!r} has rates for unknown drug module(s) "
+                    f"{unknown} (known: {', '.join(sorted(known))})"
+                )
+        return self
+
+    def drug_modules(self) -> dict[str, Route]:
+        """The drug modules a regimen's ``model`` may name, with each module's route."""
+        return {"dexamethasone": self.dexamethasone.route, "tacrolimus": self.tacrolimus.route}
 
     def with_values(self, values: dict[str, float]) -> ModelParameters:
         """A copy with some values replaced, by dotted name (``disease.ka_median``)."""
@@ -95,15 +148,16 @@ class ModelParameters(_Strict):
 
 
 def load_parameters(path: str | Path | None = None) -> ModelParameters:
-    """The shipped calibrated parameters, or a parameter TOML file of the same shape."""
+    """The shipped calibrated parameters, or a parameter TOML file of the same shape.
+
+    Raises :class:`InputError` naming the file (and the dotted key) of every problem.
+    """
     if path is None:
         text = resources.files("itptrial.sim").joinpath("parameters/target020.toml").read_text()
         source = "parameters target020"
     else:
-        text, source = Path(path).read_text(encoding="utf-8"), str(path)
+        text, source = read_text_file(Path(path), "model parameter file"), str(path)
     try:
-        return ModelParameters.model_validate(tomllib.loads(text))
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError([Problem(source, None, None, f"invalid TOML: {exc}")]) from None
+        return ModelParameters.model_validate(read_toml(text, source))
     except ValidationError as exc:
         raise InputError(validation_problems(exc, source)) from None

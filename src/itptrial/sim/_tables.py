@@ -7,20 +7,12 @@ import datetime as dt
 import numpy as np
 import polars as pl
 
+from itptrial.protocol import Protocol
+from itptrial.sim._parameters import ModelParameters
 from itptrial.sim._trial import Course
 
 TRIAL_START = dt.date(2021, 3, 1)
 SITES = 10
-# (term, probability in the experimental arm, in the control arm, related to treatment)
-ADVERSE_EVENTS = (
-    ("hyperglycaemia", 0.20, 0.18, True),
-    ("insomnia", 0.15, 0.14, True),
-    ("headache", 0.10, 0.08, True),
-    ("tremor", 0.12, 0.01, True),
-    ("hypertension", 0.06, 0.03, True),
-    ("infection", 0.08, 0.06, False),
-    ("mood change", 0.08, 0.10, True),
-)
 
 
 def _dates(start: np.ndarray, days: np.ndarray) -> pl.Series:
@@ -28,7 +20,7 @@ def _dates(start: np.ndarray, days: np.ndarray) -> pl.Series:
 
 
 def course_tables(
-    course: Course, experimental: str, id_prefix: str = "V"
+    course: Course, protocol: Protocol, params: ModelParameters, id_prefix: str = "V"
 ) -> dict[str, pl.DataFrame]:
     """subjects, platelets, bleeding, rescue, adverse_events, doses, drug_levels."""
     n = len(course.arms)
@@ -71,21 +63,20 @@ def course_tables(
         .with_columns(pl.lit(course.rescue_treatment).alias("treatment"))
     )
     observed = np.arange(schedule.dex.shape[1])[None, :] < course.dropout_day[:, None]
-    dex = records((schedule.dex > 0) & observed, dose_mg=schedule.dex * 40.0)
-    tac = records((schedule.tac_mg > 0) & observed, dose_mg=schedule.tac_mg)
-    doses = (
-        pl.concat(
-            [
-                dex.with_columns(pl.lit("dexamethasone").alias("drug")),
-                tac.with_columns(pl.lit("tacrolimus").alias("drug")),
-            ]
+    given = [
+        records((mg > 0) & observed, dose_mg=mg).with_columns(
+            pl.lit(protocol.regimens[key].drug).alias("drug")
         )
+        for key, mg in schedule.given.items()
+    ]
+    doses = (
+        pl.concat(given)
         .select("subject_id", "date", "drug", "dose_mg")
         .sort("subject_id", "date", "drug")
     )
     levels = (
         records(~np.isnan(course.troughs), trough_ng_ml=course.troughs)
-        .with_columns(pl.lit("tacrolimus").alias("drug"))
+        .with_columns(pl.lit(course.trough_drug).alias("drug"))
         .select("subject_id", "date", "drug", "trough_ng_ml")
     )
     tables = {
@@ -93,7 +84,7 @@ def course_tables(
         "platelets": platelets,
         "bleeding": bleeding,
         "rescue": rescue,
-        "adverse_events": _adverse_events(course, ids, day0, experimental),
+        "adverse_events": _adverse_events(course, protocol, params, ids, day0),
         "doses": doses,
         "drug_levels": levels,
     }
@@ -124,30 +115,60 @@ def _with_last_contact(tables: dict[str, pl.DataFrame]) -> pl.DataFrame:
     )
 
 
+def _modules_by_arm(protocol: Protocol) -> dict[str, set[str]]:
+    return {
+        arm: {r.model for r in protocol.regimens.values() if arm in r.arms}
+        for arm in protocol.arm_codes
+    }
+
+
 def _adverse_events(
-    course: Course, ids: np.ndarray, day0: np.ndarray, experimental: str
+    course: Course,
+    protocol: Protocol,
+    params: ModelParameters,
+    ids: np.ndarray,
+    day0: np.ndarray,
 ) -> pl.DataFrame:
-    """Grade 1-2 events at plausible rates by arm (the trial reported no grade >= 3)."""
+    """Adverse events at the parameter file's rates for the drug modules each arm gets,
+    starting on a day from Day 1 through the day after the protocol's last dose."""
     rng = course.rng("events")
     n = len(ids)
+    safety = params.safety
+    period = max(r.last_day() for r in protocol.regimens.values()) + 1
+    modules = _modules_by_arm(protocol)
     frames = []
-    for term, p_exp, p_ctl, related in ADVERSE_EVENTS:
-        p = np.where(course.arms == experimental, p_exp, p_ctl)
+    for event in safety.events:
+        rate_by_arm = {
+            arm: max((event.rate.get(m, 0.0) for m in given), default=0.0)
+            for arm, given in modules.items()
+        }
+        p = np.array([rate_by_arm[arm] for arm in course.arms])
         has = rng.random(n) < p
-        start = rng.integers(1, 85, n)
-        grade = np.where(rng.random(n) < 0.8, 1, 2)
-        serious = (term == "infection") & (grade == 2) & (rng.random(n) < 0.25)
+        start = rng.integers(1, period + 1, n)
+        grade = np.where(rng.random(n) < 1.0 - safety.grade2_fraction, 1, 2)
+        serious = (grade == 2) & (rng.random(n) < event.serious_if_grade2)
         keep = has & (start < course.dropout_day)
         frames.append(
             pl.DataFrame(
                 {
                     "subject_id": ids[keep],
-                    "term": term,
+                    "term": event.term,
                     "start_date": _dates(day0[keep], start[keep]),
                     "ctcae_grade": grade[keep],
                     "serious": serious[keep],
-                    "related": related,
+                    "related": event.related,
                 }
             )
+        )
+    if not frames:
+        return pl.DataFrame(
+            schema={
+                "subject_id": pl.String,
+                "term": pl.String,
+                "start_date": pl.Date,
+                "ctcae_grade": pl.Int64,
+                "serious": pl.Boolean,
+                "related": pl.Boolean,
+            }
         )
     return pl.concat(frames).sort("subject_id", "start_date", "term")

@@ -1,11 +1,12 @@
 """One virtual trial: the protocol executed day by day over a virtual population.
 
 Each day the protocol's rules act on what a clinician would see at that day's visit
-(measured counts, bleeding, troughs): a second dexamethasone course when there is no
-response by day 14, trough-guided tacrolimus dosing, rescue. Then the model is
-integrated over the day with that day's doses. All random numbers are drawn up front
-from independent SeedSequence streams, so both engines see the same patients, visits
-and measurement errors.
+(measured counts, bleeding, troughs): a repeated course for patients with no response
+by the regimen's assessment day, trough-guided dosing, rescue. Then the model is
+integrated over the day with that day's doses. Every regimen gives its drug to the model
+module it names (``model``): the doses of all regimens of a module add up. All random
+numbers are drawn up front from independent SeedSequence streams, so both engines see
+the same patients, visits and measurement errors.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from itptrial.protocol import Protocol, Regimen
 from itptrial.sim._engine import STEPPERS, DayStepper, EngineName
 from itptrial.sim._model import CTAC, C, R, steady_state
 from itptrial.sim._parameters import ModelParameters
-from itptrial.sim._population import Population, draw_population
+from itptrial.sim._population import Population, bleeding_grade, draw_population
 
 STREAMS = (
     "population",
@@ -30,16 +31,23 @@ STREAMS = (
     "troughs",
     "events",
     "calendar",
+    "screening",
 )
 
 
 @dataclass
 class Schedule:
-    """What was given each day (rows: patients, columns: days 0..horizon)."""
+    """What was given each day (rows: patients, columns: days 0..horizon).
 
-    dex: np.ndarray  # dexamethasone course-days (1 = 40 mg)
-    tac_mg: np.ndarray  # tacrolimus daily dose, mg
+    ``dex`` and ``tac_mg`` are the model's two drug inputs (dexamethasone in course
+    days of the module's reference dose, tacrolimus in mg); ``given`` holds each
+    regimen's own doses in mg, by regimen key, for the doses table.
+    """
+
+    dex: np.ndarray
+    tac_mg: np.ndarray
     rescue: np.ndarray  # bool: rescue started that day
+    given: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 @dataclass
@@ -56,6 +64,7 @@ class Course:
     true_counts: np.ndarray  # model platelet count at the start of each day
     schedule: Schedule
     rescue_treatment: str
+    trough_drug: str  # the drug name of the trough-guided regimen ("" when none)
     # the seeds of the random streams (not live generators: writing the tables twice
     # must give the same tables)
     seeds: dict[str, np.random.SeedSequence] = field(repr=False, default_factory=dict)
@@ -74,12 +83,13 @@ def _seeds(seed: np.random.SeedSequence) -> dict[str, np.random.SeedSequence]:
 def _visit_days(
     protocol: Protocol, rng: np.random.Generator, n: int, horizon: int, dropout_per_day: float
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Visit matrix (jitter after day 14, missed visits, dropout) and dropout days."""
+    """Visit matrix (jitter after the protocol's jitter day, missed visits after Day 0,
+    dropout) and dropout days."""
     assert protocol.visits is not None
     v = protocol.visits
-    days = np.array(sorted(v.days))
+    days = np.array(v.days)
     jitter = rng.integers(-v.jitter_days, v.jitter_days + 1, (n, len(days)))
-    actual = np.where(days > 14, days + jitter, days)
+    actual = np.where(days > v.jitter_after_day, days + jitter, days)
     actual = np.clip(actual, 0, horizon)
     missed = (rng.random((n, len(days))) < v.miss_probability) & (days > 0)
     dropout = np.minimum(rng.geometric(max(1e-12, dropout_per_day), n), horizon + 1)
@@ -90,20 +100,6 @@ def _visit_days(
     return visits, dropout
 
 
-def _regimen(protocol: Protocol, drug: str) -> Regimen | None:
-    return next((r for r in protocol.regimens.values() if r.drug == drug), None)
-
-
-def _bleeding_grade(counts: np.ndarray, u: np.ndarray, m: ModelParameters) -> np.ndarray:
-    """WHO grade from the count: P(>= 2) and P(>= 1) fall with the count (logistic in
-    log count); a tenth of grade >= 2 bleeds are grade 3."""
-    b = m.bleeding
-    safe = np.maximum(counts, 0.5)
-    p2 = 1.0 / (1.0 + (safe / b.c50) ** b.slope)
-    p1 = 1.0 / (1.0 + (safe / b.grade1_c50) ** b.slope)
-    return np.where(u < 0.1 * p2, 3, np.where(u < p2, 2, np.where(u < p1, 1, 0)))
-
-
 def run_course(
     protocol: Protocol,
     params: ModelParameters,
@@ -112,11 +108,15 @@ def run_course(
     engine: EngineName = "fast",
     progress: Callable[[int], None] | None = None,
 ) -> Course:
-    """Simulate every patient of ``arms`` (one arm code per patient) through the protocol."""
+    """Simulate every patient of ``arms`` (one arm code per patient) through the protocol
+    (checked by :func:`itptrial.sim.check_simulation`)."""
+    assert protocol.eligibility is not None
     seeds = _seeds(seed)
     streams = {name: np.random.default_rng(child) for name, child in seeds.items()}
     n, horizon = len(arms), protocol.endpoints.horizon
-    population = draw_population(streams["population"], params, n)
+    population = draw_population(
+        streams["population"], params, n, protocol.eligibility, streams["screening"]
+    )
     visits, dropout = _visit_days(
         protocol, streams["visits"], n, horizon, params.population.dropout_per_day
     )
@@ -124,7 +124,7 @@ def run_course(
     bleed_u = streams["bleeding"].random((n, horizon + 1))
     trough_z = streams["troughs"].standard_normal((n, horizon + 1))
     step: DayStepper = STEPPERS[engine]
-    controller = _Controller(protocol, params, arms, population)
+    controller = _Controller(protocol, params, arms, population, dropout)
     y = steady_state(population.patients, population.baseline)
     counts = np.full((n, horizon + 1), np.nan)
     grades = np.full((n, horizon + 1), -1)
@@ -136,7 +136,10 @@ def run_course(
         seen = visits[:, day]
         measured = np.round(y[C] * np.exp(cv * count_z[:, day] - cv**2 / 2))
         counts[seen, day] = measured[seen]
-        grades[seen, day] = _bleeding_grade(measured, bleed_u[:, day], params)[seen]
+        grade = bleeding_grade(measured, bleed_u[:, day], params)
+        if day == 0:  # the bleeding that made a patient eligible is seen at Day 0
+            grade = np.maximum(grade, population.screening_grade)
+        grades[seen, day] = grade[seen]
         trough = (
             y[CTAC]
             * params.tacrolimus.trough_to_average
@@ -149,7 +152,6 @@ def run_course(
             y = step(y, dex, tac_mg * 1000.0, population.patients)
         if progress is not None:
             progress(1)
-    assert protocol.rescue is not None
     return Course(
         arms=arms,
         population=population,
@@ -160,42 +162,104 @@ def run_course(
         troughs=troughs,
         true_counts=true_counts,
         schedule=controller.schedule,
-        rescue_treatment=protocol.rescue.treatments[0],
+        rescue_treatment=protocol.rescue.treatments[0] if protocol.rescue else "",
+        trough_drug=controller.trough_drug,
         seeds=seeds,
     )
+
+
+class _Dosing:
+    """One regimen executing for the patients of its arms."""
+
+    def __init__(self, regimen: Regimen, on: np.ndarray, weight: np.ndarray) -> None:
+        self.regimen, self.on = regimen, on
+        self.responded = np.zeros(len(on), dtype=bool)
+        self.repeat = np.zeros(len(on), dtype=bool)
+        self.daily_mg = np.zeros(len(on))
+        if regimen.dose_mg_per_kg_day is not None:
+            assert regimen.dose_step_mg is not None
+            start = regimen.dose_mg_per_kg_day * weight
+            self.daily_mg = self._rounded(start)
+
+    def _rounded(self, mg: np.ndarray) -> np.ndarray:
+        """A daily dose in whole steps, at least one step, at most the TDM maximum."""
+        step = self.regimen.dose_step_mg
+        assert step is not None
+        high = self.regimen.tdm.max_daily_dose_mg if self.regimen.tdm else np.inf
+        rounded: np.ndarray = np.clip(np.round(mg / step) * step, step, high)
+        return rounded
+
+    def assess(self, day: int, seen: np.ndarray, qualifies: np.ndarray) -> None:
+        """Response up to the regimen's assessment day decides a repeated course."""
+        r = self.regimen
+        if r.repeat_if != "no_response_by_day" or r.repeat_assess_day is None:
+            return
+        if 1 <= day <= r.repeat_assess_day:
+            self.responded |= seen & qualifies
+        if day == r.repeat_assess_day:
+            self.repeat = self.on & ~self.responded
+
+    def measuring(self, day: int, seen: np.ndarray, in_study: np.ndarray) -> np.ndarray:
+        """Who has a trough measured today (on treatment, at a visit or a TDM day)."""
+        r, tdm = self.regimen, self.regimen.tdm
+        assert tdm is not None and r.start_day is not None and r.duration_days is not None
+        if not r.start_day < day < r.start_day + r.duration_days:
+            return np.zeros(len(self.on), dtype=bool)
+        measured = seen if tdm.measure_on_visits else np.zeros(len(self.on), dtype=bool)
+        if day in tdm.measure_days:
+            measured = measured | in_study
+        who: np.ndarray = self.on & measured
+        return who
+
+    def adjust(self, measured: np.ndarray, troughs: np.ndarray) -> None:
+        """An off-target trough moves the dose proportionally toward mid-target."""
+        tdm = self.regimen.tdm
+        assert tdm is not None
+        low, high = tdm.trough_low_ng_ml, tdm.trough_high_ng_ml
+        off_target = measured & ((troughs < low) | (troughs > high))
+        proposed = self.daily_mg * (low + high) / 2 / np.maximum(troughs, 0.1)
+        self.daily_mg = np.where(off_target, self._rounded(proposed), self.daily_mg)
+
+    def dose(self, day: int) -> np.ndarray:
+        """Today's dose in mg for every patient (0 for those not on the regimen)."""
+        r = self.regimen
+        if r.dose_mg is not None:
+            given = np.where(self.on & (day in r.days), r.dose_mg, 0.0)
+            if day in r.repeat_days:
+                given = np.where(self.repeat, r.dose_mg, given)
+            return given
+        assert r.start_day is not None and r.duration_days is not None
+        if r.start_day <= day < r.start_day + r.duration_days:
+            return np.where(self.on, self.daily_mg, 0.0)
+        return np.zeros(len(self.on))
 
 
 class _Controller:
     """The protocol's day-by-day decisions for all patients at once."""
 
     def __init__(
-        self, protocol: Protocol, params: ModelParameters, arms: np.ndarray, population: Population
+        self,
+        protocol: Protocol,
+        params: ModelParameters,
+        arms: np.ndarray,
+        population: Population,
+        dropout: np.ndarray,
     ) -> None:
         n, horizon = len(arms), protocol.endpoints.horizon
-        self.protocol, self.params, self.n = protocol, params, n
-        self.dex = _regimen(protocol, "dexamethasone")
-        self.tac = _regimen(protocol, "tacrolimus")
-        self.on_dex = self._arm_mask(self.dex, arms)
-        self.on_tac = self._arm_mask(self.tac, arms)
-        start_mg = (self.tac.dose_mg_per_kg_day or 0.0) * population.weight if self.tac else 0.0
-        self.tac_dose = np.clip(np.round(start_mg * 2) / 2, 0.5, self._max_tac())
+        self.protocol, self.params, self.n, self.dropout = protocol, params, n, dropout
+        self.dosing = {
+            key: _Dosing(r, np.isin(arms, r.arms), population.weight)
+            for key, r in protocol.regimens.items()
+        }
+        guided = [key for key, r in protocol.regimens.items() if r.tdm is not None]
+        self.trough_drug = protocol.regimens[guided[0]].drug if guided else ""
         self.baseline_count = np.full(n, np.nan)
-        self.responded = np.zeros(n, dtype=bool)
-        self.repeat = np.zeros(n, dtype=bool)
         self.schedule = Schedule(
             dex=np.zeros((n, horizon + 1)),
             tac_mg=np.zeros((n, horizon + 1)),
             rescue=np.zeros((n, horizon + 1), dtype=bool),
+            given={key: np.zeros((n, horizon + 1)) for key in protocol.regimens},
         )
-
-    @staticmethod
-    def _arm_mask(regimen: Regimen | None, arms: np.ndarray) -> np.ndarray:
-        if regimen is None:
-            return np.zeros(len(arms), dtype=bool)
-        return np.isin(arms, regimen.arms)
-
-    def _max_tac(self) -> float:
-        return self.tac.tdm.max_daily_dose_mg if self.tac and self.tac.tdm else 10.0
 
     def decide(
         self,
@@ -210,23 +274,26 @@ class _Controller:
         p = self.protocol.endpoints
         if day == 0:
             self.baseline_count = np.where(seen, counts, np.nan)
-        elif (
-            self.dex is not None
-            and self.dex.repeat_assess_day is not None
-            and (day <= self.dex.repeat_assess_day)
-        ):
-            # the endpoint's rule for a qualifying day (docs/endpoints.md): no bleeding
-            # at or above BLEEDING_GRADE that day; before any rescue is implied (rescue
-            # starts from day rescue.from_day and makes the response moot anyway)
-            qualifies = (
-                (counts >= p.response_level)
-                & (counts >= p.fold * self.baseline_count)
-                & (grades < p.bleeding_grade)
-            )
-            self.responded |= seen & qualifies
-        if self.dex is not None and day == self.dex.repeat_assess_day:
-            self.repeat = self.on_dex & ~self.responded
-        self._adjust_tacrolimus(day, seen, trough, troughs)
+        # the endpoint's rule for a qualifying day (docs/endpoints.md): no bleeding at or
+        # above BLEEDING_GRADE that day; before any rescue is implied (rescue starts from
+        # day rescue.from_day and makes the response moot anyway)
+        qualifies = (
+            (counts >= p.response_level)
+            & (counts >= p.fold * self.baseline_count)
+            & (grades < p.bleeding_grade)
+        )
+        in_study = day < self.dropout
+        for dosing in self.dosing.values():
+            dosing.assess(day, seen, qualifies)
+            if dosing.regimen.tdm is not None:
+                measured = dosing.measuring(day, seen, in_study)
+                troughs[measured, day] = np.round(trough[measured], 1)
+                dosing.adjust(measured, troughs[:, day])
+        return self._rescue(day, seen, counts, grades)
+
+    def _rescue(
+        self, day: int, seen: np.ndarray, counts: np.ndarray, grades: np.ndarray
+    ) -> np.ndarray:
         rule = self.protocol.rescue
         if rule is None or day < rule.from_day:
             return np.zeros(self.n, dtype=bool)
@@ -237,32 +304,18 @@ class _Controller:
         self.schedule.rescue[:, day] = rescued
         return rescued
 
-    def _adjust_tacrolimus(
-        self, day: int, seen: np.ndarray, trough: np.ndarray, troughs: np.ndarray
-    ) -> None:
-        tac = self.tac
-        if tac is None or tac.tdm is None or tac.start_day is None or tac.duration_days is None:
-            return
-        on = self.on_tac & seen & (day > tac.start_day) & (day < tac.start_day + tac.duration_days)
-        troughs[on, day] = np.round(trough[on], 1)
-        low, high = tac.tdm.trough_low_ng_ml, tac.tdm.trough_high_ng_ml
-        measured = np.maximum(troughs[:, day], 0.1)
-        off_target = on & ((troughs[:, day] < low) | (troughs[:, day] > high))
-        proposed = np.round(self.tac_dose * (low + high) / 2 / measured * 2) / 2
-        self.tac_dose = np.where(off_target, np.clip(proposed, 0.5, self._max_tac()), self.tac_dose)
-
     def doses(self, day: int) -> tuple[np.ndarray, np.ndarray]:
-        """Today's dexamethasone course-days and tacrolimus mg, also recorded."""
-        dex = np.zeros(self.n)
-        if self.dex is not None and self.dex.dose_mg is not None:
-            strength = self.dex.dose_mg / 40.0
-            dex = np.where(self.on_dex & (day in self.dex.days), strength, 0.0)
-            if day in self.dex.repeat_days:
-                dex = np.where(self.repeat, strength, dex)
-        tac = np.zeros(self.n)
-        start, duration = (self.tac.start_day, self.tac.duration_days) if self.tac else (None, 0)
-        if start is not None and duration and start <= day < start + duration:
-            tac = np.where(self.on_tac, self.tac_dose, 0.0)
+        """Today's model inputs (dexamethasone course days, tacrolimus mg), recorded
+        with each regimen's own doses."""
+        dex, tac = np.zeros(self.n), np.zeros(self.n)
+        reference = self.params.dexamethasone.reference_dose_mg
+        for key, dosing in self.dosing.items():
+            mg = dosing.dose(day)
+            self.schedule.given[key][:, day] = mg
+            if dosing.regimen.model == "dexamethasone":
+                dex = dex + mg / reference
+            else:
+                tac = tac + mg
         self.schedule.dex[:, day] = dex
         self.schedule.tac_mg[:, day] = tac
         return dex, tac

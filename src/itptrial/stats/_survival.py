@@ -7,13 +7,14 @@ import warnings
 from collections.abc import Sequence
 
 import numpy as np
-from lifelines.statistics import logrank_test
 from statsmodels.duration.hazard_regression import PHReg
+from statsmodels.duration.survfunc import survdiff
 
 from itptrial.stats._common import check_level, finite_or_none, join_notes, z_quantile
 from itptrial.stats._types import HazardRatio, Interval, KaplanMeier, TestResult
 
 LOGRANK_METHOD = "log-rank test (R survdiff, rho = 0)"
+STRATIFIED_LOGRANK_METHOD = "stratified log-rank test (R survdiff with strata())"
 
 # R's quantile.survfit(): a survival value within this of 0.5 counts as exactly 0.5.
 _R_TOLERANCE = math.sqrt(2.220446049250313e-16)
@@ -208,8 +209,9 @@ def logrank(times: Sequence[float], events: Sequence[int], groups: Sequence[int]
 
     Notes
     -----
-    lifelines ``logrank_test``, equal to R ``survdiff(Surv(time, event) ~ group)``
-    (``rho = 0``), ties included.
+    statsmodels ``survdiff``, equal to R ``survdiff(Surv(time, event) ~ group)``
+    (``rho = 0``), ties included. A zero variance (e.g. every subject at risk has the
+    event at the one event time) is undefined here; R stops with "exactly singular".
 
     References
     ----------
@@ -223,36 +225,41 @@ def logrank(times: Sequence[float], events: Sequence[int], groups: Sequence[int]
     note = _two_arm_note(e, g)
     if note is not None:
         return TestResult(None, None, None, LOGRANK_METHOD, f"log-rank test undefined: {note}")
-    tt, ee, gg = np.asarray(t), np.asarray(e), np.asarray(g)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        result = logrank_test(tt[gg == 1], tt[gg == 0], ee[gg == 1], ee[gg == 0])
-    statistic = finite_or_none(result.test_statistic)
-    p_value = finite_or_none(result.p_value)
-    if statistic is None or p_value is None:
+    found = _survdiff(t, e, g, None)
+    if found is None:
         return TestResult(
             None, None, None, LOGRANK_METHOD, "log-rank test undefined: zero variance"
         )
+    statistic, p_value = found
     return TestResult(statistic, 1, p_value, LOGRANK_METHOD, None)
 
 
-def _monotone_note(t: Sequence[float], e: Sequence[int], g: Sequence[int]) -> str | None:
+def _monotone_note(
+    t: Sequence[float], e: Sequence[int], g: Sequence[int], s: Sequence[object] | None = None
+) -> str | None:
     """Why the Cox partial likelihood has no maximum (an infinite log hazard ratio).
 
     With one binary covariate the score at ``beta -> +inf`` is minus the number of control
     events that have an experimental subject at risk (experimental follow-up >= the event
-    time); if there is none the likelihood increases for ever, and symmetrically for
-    ``beta -> -inf``.  This includes "one arm has no events".
+    time, in the same stratum); if there is none the likelihood increases for ever, and
+    symmetrically for ``beta -> -inf``. This includes "one arm has no events".
     """
+    strata = [0] * len(t) if s is None else list(s)
     for arm, direction in ((0, "infinite"), (1, "zero")):
-        other_last = max(ti for ti, gi in zip(t, g, strict=True) if gi != arm)
-        own_events = [ti for ti, ei, gi in zip(t, e, g, strict=True) if ei and gi == arm]
-        if not any(ti <= other_last for ti in own_events):
+        other_last: dict[object, float] = {}
+        for ti, gi, si in zip(t, g, strata, strict=True):
+            if gi != arm:
+                other_last[si] = max(other_last.get(si, -math.inf), ti)
+        own_events = [
+            (ti, si) for ti, ei, gi, si in zip(t, e, g, strata, strict=True) if ei and gi == arm
+        ]
+        if not any(ti <= other_last.get(si, -math.inf) for ti, si in own_events):
             name, other = ("control", "experimental") if arm == 0 else ("experimental", "control")
+            where = " of its stratum" if s is not None else ""
             why = (
                 f"the {name} arm has no events"
                 if not own_events
-                else f"every {name} event occurs after the last {other} follow-up time"
+                else f"every {name} event occurs after the last {other} follow-up time{where}"
             )
             return f"monotone likelihood, hazard ratio {direction}: {why}"
     return None
@@ -298,15 +305,32 @@ def cox_hazard_ratio(
     """
     t, e = _survival_data(times, events)
     g = _groups(groups, len(t))
-    z = z_quantile(check_level(level))
     note = _two_arm_note(e, g) or _monotone_note(t, e, g)
     if note is not None:
         return HazardRatio(None, None, None, f"hazard ratio undefined: {note}")
+    return _fit_cox(t, e, g, None, check_level(level))
+
+
+def _fit_cox(
+    t: Sequence[float],
+    e: Sequence[int],
+    g: Sequence[int],
+    strata: Sequence[object] | None,
+    level: float,
+) -> HazardRatio:
+    """statsmodels PHReg with Efron ties (and strata), as R coxph; Wald CI and p."""
+    z = z_quantile(level)
     exog = np.asarray(g, dtype=float).reshape(-1, 1)
     try:
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore")
-            model = PHReg(np.asarray(t), exog, status=np.asarray(e), ties="efron")
+            model = PHReg(
+                np.asarray(t),
+                exog,
+                status=np.asarray(e),
+                ties="efron",
+                strata=None if strata is None else np.asarray([str(s) for s in strata]),
+            )
             fit = model.fit(maxiter=200)
             score = float(model.score(fit.params)[0])
         beta, se = float(fit.params[0]), float(fit.bse[0])
@@ -323,6 +347,145 @@ def cox_hazard_ratio(
     ci: Interval = (_exp(beta - z * se), _exp(beta + z * se))
     note = "upper confidence limit overflows" if ci[1] is None else None
     return HazardRatio(estimate, ci, p_value, note)
+
+
+def _strata(strata: Sequence[object], n: int) -> list[object]:
+    if len(strata) != n:
+        raise ValueError(f"strata ({len(strata)}) and times ({n}) differ in length")
+    if any(s is None for s in strata):
+        raise ValueError("every subject needs a stratum (leave out those without one)")
+    return list(strata)
+
+
+def _informative_strata(e: Sequence[int], g: Sequence[int], s: Sequence[object]) -> set[object]:
+    """Strata with subjects of both arms and at least one event: the others add nothing."""
+    arms: dict[object, set[int]] = {}
+    with_events: set[object] = set()
+    for ei, gi, si in zip(e, g, s, strict=True):
+        arms.setdefault(si, set()).add(gi)
+        if ei:
+            with_events.add(si)
+    return {si for si, present in arms.items() if present == {0, 1} and si in with_events}
+
+
+def _survdiff(
+    t: Sequence[float], e: Sequence[int], g: Sequence[int], strata: Sequence[object] | None
+) -> tuple[float, float] | None:
+    """statsmodels' log-rank chi-square and p (stratified when ``strata`` is given), or
+    None when the variance is zero."""
+    labels = None
+    if strata is not None:
+        codes = {label: k for k, label in enumerate(sorted({str(x) for x in strata}))}
+        labels = [codes[str(x)] for x in strata]
+    try:
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore")
+            chisq, p_value = survdiff(np.asarray(t), np.asarray(e), np.asarray(g), strata=labels)
+    except np.linalg.LinAlgError:  # singular: a zero variance
+        return None
+    statistic, p = finite_or_none(chisq), finite_or_none(p_value)
+    if statistic is None or p is None:
+        return None
+    return statistic, p
+
+
+def stratified_logrank(
+    times: Sequence[float],
+    events: Sequence[int],
+    groups: Sequence[int],
+    strata: Sequence[object],
+) -> TestResult:
+    """Stratified log-rank test of equal hazards in the two arms (1 degree of freedom).
+
+    Parameters
+    ----------
+    times, events, groups : sequence
+        As :func:`logrank`.
+    strata : sequence
+        Each subject's stratum (any hashable label; no ``None``).
+
+    Returns
+    -------
+    TestResult
+        ``(sum_k (O1k - E1k))^2 / sum_k Vk``: the observed-minus-expected events of the
+        experimental arm and the hypergeometric variances, computed within each stratum
+        and summed. ``None`` (with a note) when no stratum has both arms and an event, or
+        the variance is zero.
+
+    Notes
+    -----
+    statsmodels ``survdiff(..., strata=...)``, equal to R
+    ``survdiff(Surv(time, event) ~ group + strata(stratum))``.
+
+    References
+    ----------
+    Mantel N. Evaluation of survival data and two new rank order statistics arising in
+    its consideration. Cancer Chemother Rep 1966;50:163-170.
+    Kalbfleisch JD, Prentice RL. The Statistical Analysis of Failure Time Data. 2nd ed.
+    Wiley 2002, section 7.2 (stratified tests).
+    """
+    t, e = _survival_data(times, events)
+    g = _groups(groups, len(t))
+    s = _strata(strata, len(t))
+    method = STRATIFIED_LOGRANK_METHOD
+    note = _two_arm_note(e, g)
+    if note is None and not _informative_strata(e, g, s):
+        note = "no stratum has subjects of both arms and an event"
+    if note is not None:
+        return TestResult(None, None, None, method, f"stratified log-rank test undefined: {note}")
+    found = _survdiff(t, e, g, s)
+    if found is None:
+        return TestResult(
+            None, None, None, method, "stratified log-rank test undefined: zero variance"
+        )
+    statistic, p = found
+    return TestResult(statistic, 1, p, method, None)
+
+
+def stratified_cox_hazard_ratio(
+    times: Sequence[float],
+    events: Sequence[int],
+    groups: Sequence[int],
+    strata: Sequence[object],
+    level: float = 0.95,
+) -> HazardRatio:
+    """Cox hazard ratio, experimental versus control, with a baseline hazard per stratum.
+
+    Parameters
+    ----------
+    times, events, groups : sequence
+        As :func:`cox_hazard_ratio`.
+    strata : sequence
+        Each subject's stratum (no ``None``).
+    level : float
+        Confidence level, default 0.95.
+
+    Returns
+    -------
+    HazardRatio
+        The common ``exp(beta)`` of the stratified partial likelihood (Efron ties), its
+        Wald CI and p. ``None`` (with a note) as :func:`cox_hazard_ratio`, judged within
+        strata (a monotone likelihood when no event of an arm has the other arm at risk in
+        its stratum).
+
+    Notes
+    -----
+    statsmodels ``PHReg(ties="efron", strata=...)``, equal to R
+    ``coxph(Surv(time, event) ~ group + strata(stratum), ties = "efron")``.
+
+    References
+    ----------
+    Cox DR. Regression models and life-tables. J R Stat Soc B 1972;34:187-220.
+    Kalbfleisch JD, Prentice RL. The Statistical Analysis of Failure Time Data. 2nd ed.
+    Wiley 2002, section 4.4 (stratified proportional hazards).
+    """
+    t, e = _survival_data(times, events)
+    g = _groups(groups, len(t))
+    s = _strata(strata, len(t))
+    note = _two_arm_note(e, g) or _monotone_note(t, e, g, s)
+    if note is not None:
+        return HazardRatio(None, None, None, f"hazard ratio undefined: {note}")
+    return _fit_cox(t, e, g, s, check_level(level))
 
 
 def _exp(x: float) -> float | None:

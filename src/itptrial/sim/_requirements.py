@@ -1,0 +1,67 @@
+"""What the simulator needs of a protocol and a parameter file, checked before any work.
+
+Every regimen must name a drug module the parameter file has (``model``), by that
+module's route; trough-guided dosing needs a module with a measurable concentration;
+the simulator needs the protocol's ``[visits]`` (with Day 0, where the baseline count is
+taken) and ``[eligibility]``, and every arm must be given a treatment. Each problem
+names the protocol key (exit 2), nothing is silently ignored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from itptrial._errors import InputError, Problem
+from itptrial.protocol import Protocol
+from itptrial.sim._parameters import ModelParameters
+
+MEASURABLE = ("tacrolimus",)  # drug modules with a concentration a trough can measure
+
+
+def protocol_problems(protocol: Protocol, params: ModelParameters) -> list[Problem]:
+    where = protocol.source
+    problems: list[Problem] = []
+
+    def problem(key: str, message: str) -> None:
+        problems.append(Problem(where, None, key, message))
+
+    if protocol.visits is None:
+        problem("visits", "the protocol has no [visits]: the simulator follows its visit days")
+    elif protocol.visits.days[0] != 0:
+        problem("visits.days", "must include day 0 (the baseline count is taken then)")
+    if protocol.eligibility is None:
+        problem("eligibility", "the protocol has no [eligibility]: the virtual population needs it")
+    modules = params.drug_modules()
+    known = ", ".join(modules)
+    for key, regimen in protocol.regimens.items():
+        if regimen.model not in modules:
+            message = f"the model parameter file has no drug module {regimen.model!r} ({known})"
+            problem(f"regimens.{key}.model", message)
+        elif regimen.route != modules[regimen.model]:
+            message = f"the {regimen.model} model is {modules[regimen.model]}, not {regimen.route}"
+            problem(f"regimens.{key}.route", message)
+        elif regimen.tdm is not None and regimen.model not in MEASURABLE:
+            message = f"the {regimen.model} model has no measurable trough concentration"
+            problem(f"regimens.{key}.tdm", message)
+    for arm in protocol.arm_codes:
+        given = [k for k, r in protocol.regimens.items() if arm in r.arms]
+        if not given:
+            problem("regimens", f"no regimen treats arm {arm}: every arm needs one to simulate")
+        guided = [k for k in given if protocol.regimens[k].tdm is not None]
+        if len(guided) > 1:
+            problem("regimens", f"arm {arm} has two trough-guided regimens ({', '.join(guided)})")
+    return problems
+
+
+def check_simulation(protocol: Protocol, params: ModelParameters, n_per_arm: Sequence[int]) -> None:
+    """Raise :class:`InputError` listing every reason the protocol cannot be simulated."""
+    problems = protocol_problems(protocol, params)
+    arms = protocol.arm_codes
+    if len(n_per_arm) != len(arms) or any(int(n) < 1 for n in n_per_arm):
+        message = (
+            f"expected one positive number of subjects per arm, in protocol order "
+            f"({', '.join(arms)}); got {list(n_per_arm)}"
+        )
+        problems.append(Problem("--n-per-arm", None, None, message))
+    if problems:
+        raise InputError(problems)
