@@ -56,11 +56,12 @@ class SubjectRecords:
     rescue: list[dt.date] = field(default_factory=list)
 
 
-def _not_evaluable(subject: SubjectRecords) -> dict[str, Any]:
+def _not_evaluable(subject: SubjectRecords, protocol: Protocol) -> dict[str, Any]:
     # "Not evaluable subjects (no treatment start or no baseline): evaluable = 0,
     #  initial_response = 0, sustained_response_6m = 0, both categories NE, every other
-    #  endpoint column empty."
+    #  endpoint column empty."  Declared endpoints are binary: NE counts as 0.
     row: dict[str, Any] = dict.fromkeys(COLUMNS)
+    row.update(dict.fromkeys((lm.name for lm in protocol.endpoints.landmark), 0))
     row.update(
         subject_id=subject.subject_id,
         arm=subject.arm,
@@ -80,7 +81,7 @@ def adjudicate_subject(subject: SubjectRecords, protocol: Protocol) -> dict[str,
 
     # "A subject with no treatment_start_date (never treated) is NE everywhere."
     if subject.treatment_start is None:
-        return _not_evaluable(subject)
+        return _not_evaluable(subject, protocol)
 
     # "t(date) = days from treatment_start_date (Day 0 = first dose)."
     def t_of(date: dt.date) -> int:
@@ -108,7 +109,7 @@ def adjudicate_subject(subject: SubjectRecords, protocol: Protocol) -> dict[str,
         if -p.baseline_window <= t <= 0 and (baseline_day is None or t > baseline_day):
             baseline_day = t
     if baseline_day is None:
-        return _not_evaluable(subject)
+        return _not_evaluable(subject, protocol)
     baseline = count_at[baseline_day]
 
     # "t_r = the earliest rescue start_date (any t <= HORIZON, also before Day 0);
@@ -256,7 +257,31 @@ def adjudicate_subject(subject: SubjectRecords, protocol: Protocol) -> dict[str,
         else:
             dor_days, dor_event = last_count_day - t_resp, 0
 
+    # Declared endpoints (interface.md, "Declared extra endpoints"):
+    #  response_in_window: "a confirmed run at `level` starts in [from_day, to_day]";
+    #  response_at_day: "the count closest to `day` within +/- `window` (ties to the later
+    #  date) qualifies at `level`, exactly as the sustained assessment".
+    declared: dict[str, int] = {}
+    for landmark in p.landmark:
+        level = p.complete_level if landmark.level == "complete" else p.response_level
+        if landmark.kind == "response_in_window":
+            declared[landmark.name] = int(
+                any(
+                    landmark.from_day <= t <= landmark.to_day and starts_confirmed_run(i, level)
+                    for i, t in enumerate(observations)
+                )
+            )
+            continue
+        closest: int | None = None
+        for t in sorted(count_at):
+            if abs(t - landmark.day) > landmark.window:
+                continue
+            if closest is None or abs(t - landmark.day) <= abs(closest - landmark.day):
+                closest = t  # ascending days: an equal distance later replaces earlier
+        declared[landmark.name] = int(closest is not None and qualifies(closest, level))
+
     return {
+        **declared,
         "subject_id": subject.subject_id,
         "arm": subject.arm,
         "baseline_count": float(baseline),
@@ -299,9 +324,19 @@ def reference_rows(dataset: Dataset, protocol: Protocol) -> list[dict[str, Any]]
     return [adjudicate_subject(s, protocol) for s in subject_records(dataset)]
 
 
+def reference_schema(protocol: Protocol) -> dict[str, Any]:
+    """The reference's columns: endpoints.csv without ``explanation``, then one 0/1
+    column per declared endpoint."""
+    declared = {lm.name: pl.Int8 for lm in protocol.endpoints.landmark}
+    return {**REFERENCE_SCHEMA, **declared}
+
+
 def reference_adjudicate(dataset: Dataset, protocol: Protocol) -> pl.DataFrame:
-    """The endpoints.csv columns except ``explanation``, one row per subject by id."""
-    return pl.DataFrame(reference_rows(dataset, protocol), schema=REFERENCE_SCHEMA, orient="row")
+    """The endpoints.csv columns except ``explanation`` (and the declared endpoints'),
+    one row per subject by id."""
+    schema = reference_schema(protocol)
+    rows = [{c: row[c] for c in schema} for row in reference_rows(dataset, protocol)]
+    return pl.DataFrame(rows, schema=schema, orient="row")
 
 
 def differences(engine: pl.DataFrame, reference: pl.DataFrame) -> dict[str, list[str]]:
@@ -315,7 +350,7 @@ def differences(engine: pl.DataFrame, reference: pl.DataFrame) -> dict[str, list
     ), "the two frames hold different subjects (or a different order)"
     found: dict[str, list[str]] = {}
     ids = reference.get_column("subject_id").to_list()
-    for column in COLUMNS:
+    for column in reference.columns:
         mine = reference.get_column(column).to_list()
         theirs = engine.get_column(column).to_list()
         for sid, a, b in zip(ids, theirs, mine, strict=True):

@@ -183,8 +183,9 @@ def assert_rejected(result: Result, expected: set[str], data: Path | None = None
     errors, warnings = listed(result)
     assert errors == expected, f"\nmissing: {expected - errors}\nextra: {errors - expected}"
     lines = result.stderr.splitlines()
-    if data is None and len(expected) == 1 and not warnings:
-        assert lines == [f"error: {next(iter(expected))}"]  # one clear line
+    only = next(iter(expected)) if len(expected) == 1 else ""
+    if not warnings and only and (data is None or only.startswith(f"{data}:")):
+        assert lines == [f"error: {only}"]  # a lone problem of an argument or source: one line
         return warnings
     where = f" in {data}" if data is not None else ""
     assert lines[0] == f"error: {len(expected)} problem(s){where}:"

@@ -17,7 +17,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from itptrial import adjudicate, dataset_from_frames, load_protocol
+from itptrial import ENDPOINT_COLUMNS, adjudicate, dataset_from_frames, load_protocol
 
 from builders import Subject, dataset
 from reference_engine import (
@@ -389,6 +389,67 @@ CUSTOM_PROTOCOLS = {
         sustained_window = 12
     """,
     # long confirmation, every bleeding record counts, no fold condition, CR level = PR level
+    # declared endpoints of both kinds, at both levels, on window edges; under target020
+    "landmarks": """
+        extends = "target020"
+        name = "landmarks"
+        [[endpoints.landmark]]
+        name = "response_by_day_14"
+        label = "Response by day 14"
+        kind = "response_in_window"
+        from_day = 1
+        to_day = 14
+        [[endpoints.landmark]]
+        name = "cr_days_7_42"
+        label = "Complete response starting in days 7-42"
+        kind = "response_in_window"
+        from_day = 7
+        to_day = 42
+        level = "complete"
+        [[endpoints.landmark]]
+        name = "response_day_90"
+        label = "Response at day 90"
+        kind = "response_at_day"
+        day = 90
+        window = 7
+        [[endpoints.landmark]]
+        name = "cr_day_166_exact"
+        label = "Complete response on day 166"
+        kind = "response_at_day"
+        day = 166
+        window = 0
+        level = "complete"
+        [[endpoints.landmark]]
+        name = "response_day_180_wide"
+        label = "Response around day 180"
+        kind = "response_at_day"
+        day = 180
+        window = 21
+    """,
+    # the same under IWG confirmation (runs must be confirmed inside and past the window)
+    "landmarks_iwg": """
+        extends = "iwg2009"
+        name = "landmarks_iwg"
+        [[endpoints.landmark]]
+        name = "response_by_day_28"
+        label = "Response by day 28"
+        kind = "response_in_window"
+        from_day = 1
+        to_day = 28
+        [[endpoints.landmark]]
+        name = "late_cr"
+        label = "Complete response starting in days 29-120"
+        kind = "response_in_window"
+        from_day = 29
+        to_day = 120
+        level = "complete"
+        [[endpoints.landmark]]
+        name = "response_day_176"
+        label = "Response at day 176"
+        kind = "response_at_day"
+        day = 176
+        window = 4
+    """,
     "loose": """
         extends = "iwg2009"
         name = "loose"
@@ -411,12 +472,17 @@ def test_engine_matches_reference_custom_protocols(
     path = tmp_path / f"{name}.toml"
     path.write_text("\n".join(line.strip() for line in CUSTOM_PROTOCOLS[name].splitlines()))
     protocol = load_protocol(str(path))
-    subset = population[:1500]
+    subset = population if protocol.endpoints.landmark else population[:1500]
     data = dataset_from_frames(raw_tables(subset), protocol)
     engine = adjudicate(data, protocol)
     reference = reference_adjudicate(data, protocol)
+    declared = [lm.name for lm in protocol.endpoints.landmark]
+    assert engine.columns == [*ENDPOINT_COLUMNS, *declared]  # declared ones after explanation
     found = differences(engine, reference)
     by_id = {s.subject_id: s for s in subset}
     assert not found, describe_differences(
         engine, reference, found, describe=lambda sid: by_id[sid].describe()
     )
+    for landmark in protocol.endpoints.landmark:  # the comparison exercised both outcomes
+        values = set(reference.get_column(landmark.name).to_list())
+        assert values == {0, 1}, (landmark.name, values)

@@ -13,12 +13,10 @@ still prints a number) are listed in ``DELIBERATE`` and asserted explicitly.
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import Any
 
 import pytest
-from scipy.stats import nchypergeom_fisher
 
 from itptrial.stats import (
     chi_square,
@@ -32,13 +30,11 @@ from itptrial.stats import (
     stratified_cox_hazard_ratio,
     stratified_logrank,
 )
+from r_compare import FISHER_REL, REL, close, close_fisher, solves
 
 REFERENCE = Path(__file__).parent / "reference"
 INPUTS = json.loads((REFERENCE / "fixtures_input.json").read_text(encoding="utf-8"))
 R = json.loads((REFERENCE / "r_reference.json").read_text(encoding="utf-8"))
-
-REL = 1e-6
-FISHER_REL = 2e-4
 
 
 def _by_name(items: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -55,14 +51,6 @@ STRAT_SURV_IN = _by_name(INPUTS["stratified_survival"])
 STRAT_SURV_R = _by_name(R["stratified_survival"])
 HOLM_IN = _by_name(INPUTS["holm"])
 HOLM_R = _by_name(R["holm"])
-
-
-def close(ours: float | None, theirs: float | None, rel: float = REL) -> bool:
-    """Both None, or both numbers equal to ``rel`` relative (absolute near zero)."""
-    if ours is None or theirs is None:
-        return ours is None and theirs is None
-    assert math.isfinite(ours)
-    return math.isclose(ours, theirs, rel_tol=rel, abs_tol=rel * 1e-3)
 
 
 def test_fixtures_cover_the_brief() -> None:
@@ -124,44 +112,6 @@ def _empty(case: dict[str, Any]) -> bool:
     return bool(case["n1"] == 0 or case["n0"] == 0)
 
 
-def _solves(case: dict[str, Any], psi: float, kind: str, level: float = 0.95) -> bool:
-    """Does ``psi`` solve fisher.test's defining equation (conditional on the margins)?
-
-    ``kind``: "mle" (E[x1; psi] = x1), "lower" (P(X >= x1; psi) = alpha/2) or "upper"
-    (P(X <= x1; psi) = alpha/2), X being Fisher's noncentral hypergeometric.
-    """
-    x1, n1, x0, n0 = case["x1"], case["n1"], case["x0"], case["n0"]
-    args = (n1 + n0, x1 + x0, n1, psi)  # total, responders, experimental, odds ratio
-    if kind == "mle":
-        return math.isclose(float(nchypergeom_fisher.mean(*args)), x1, rel_tol=1e-9)
-    tail = (
-        nchypergeom_fisher.sf(x1 - 1, *args)
-        if kind == "lower"
-        else nchypergeom_fisher.cdf(x1, *args)
-    )
-    return math.isclose(float(tail), (1 - level) / 2, rel_tol=1e-7)
-
-
-def _uniroot_scale(psi: float) -> float:
-    """R's fisher.test finds each root by uniroot() on (0, 1): psi itself, or 1/psi above 1."""
-    return psi if psi <= 1 else 1 / psi
-
-
-def close_fisher(ours: float | None, theirs: float | None) -> bool:
-    """2e-4 relative, or within 2e-4 on R's root-finding scale.
-
-    R's ``uniroot`` default tolerance (1.2e-4 absolute on that scale) leaves its odds
-    ratios up to ~1e-3 relative from the exact root for large odds ratios (fixture
-    random_7: R 51.930, exact root 51.982); ours are checked to solve the equations.
-    """
-    if ours is None or theirs is None or theirs == 0:
-        return close(ours, theirs, FISHER_REL)
-    return (
-        close(ours, theirs, FISHER_REL)
-        or abs(_uniroot_scale(ours) - _uniroot_scale(theirs)) <= FISHER_REL
-    )
-
-
 @pytest.mark.parametrize("name", sorted(BINARY_IN))
 def test_fisher_equals_fisher_test(name: str) -> None:
     case, ref = BINARY_IN[name], BINARY_R[name]["fisher_test"]
@@ -186,7 +136,7 @@ def test_fisher_equals_fisher_test(name: str) -> None:
     for ours, theirs, kind in pairs:
         assert close_fisher(ours, theirs), kind
         if ours is not None and ours > 0:
-            assert _solves(case, ours, kind), kind
+            assert solves(case, ours, kind), kind
 
 
 def test_r_fisher_estimate_is_off_where_we_differ() -> None:
@@ -195,7 +145,7 @@ def test_r_fisher_estimate_is_off_where_we_differ() -> None:
     r_estimate = BINARY_R["random_7"]["fisher_test"]["estimate"]
     ours = fisher_exact(case["x1"], case["n1"], case["x0"], case["n0"]).odds_ratio
     assert ours is not None and not close(ours, r_estimate, FISHER_REL)
-    assert _solves(case, ours, "mle") and not _solves(case, r_estimate, "mle")
+    assert solves(case, ours, "mle") and not solves(case, r_estimate, "mle")
 
 
 # ------------------------------------------------------------------ time to event

@@ -59,10 +59,11 @@ def _print_problems(problems: Iterable[Problem]) -> None:
 
 
 def _report(error: InputError) -> None:
-    """Every problem, one per line, under a count; a lone problem of an argument (no
-    dataset) in a single line."""
+    """Every problem, one per line, under a count; a lone problem of an argument or of
+    the source as a whole (a dataset that does not exist) in a single line."""
     errors = [p for p in error.problems if p.severity == "error"]
-    if error.source is None and len(error.problems) == 1:
+    lone = len(error.problems) == 1 and error.problems[0].where in (error.source, None)
+    if lone or (error.source is None and len(error.problems) == 1):
         stderr.print(f"error: {error.problems[0]}", markup=False)
         return
     where = f" in {error.source}" if error.source else ""

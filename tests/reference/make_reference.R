@@ -199,6 +199,103 @@ holm_reference <- function(case) {
   list(name = case$name, adjusted = I(fin(p.adjust(p, method = "holm"))))
 }
 
+# --- the three-arm dataset (make_three_arm.py): each experimental arm against the control
+three_arm_reference <- function() {
+  folder <- file.path("tests", "reference", "three_arm")
+  ep <- read.csv(file.path(folder, "endpoints.csv"), stringsAsFactors = FALSE)
+  subjects <- read.csv(file.path(folder, "data", "subjects.csv"), stringsAsFactors = FALSE)
+  ep$stratum <- subjects$stratum[match(ep$subject_id, subjects$subject_id)]
+  control <- "DEX"
+  experimental <- c("TAC24", "TAC12")
+  binary <- list(
+    initial_response = list(x = ep$initial_response == 1, keep = rep(TRUE, nrow(ep))),
+    initial_complete_response = list(
+      x = ep$initial_response_category == "CR", keep = rep(TRUE, nrow(ep))
+    ),
+    relapse = list(x = ep$relapse %in% 1, keep = ep$initial_response == 1),
+    sustained_response_6m = list(x = ep$sustained_response_6m == 1, keep = rep(TRUE, nrow(ep))),
+    sustained_complete_response_6m = list(
+      x = ep$sustained_response_category == "CR", keep = rep(TRUE, nrow(ep))
+    ),
+    sustained_response_12m = list(x = ep$sustained_response_12m == 1, keep = rep(TRUE, nrow(ep))),
+    response_by_day_7 = list(x = ep$response_by_day_7 == 1, keep = rep(TRUE, nrow(ep)))
+  )
+  binary_out <- lapply(binary, function(b) {
+    by_arm <- lapply(c(experimental, control), function(arm) {
+      rows <- ep$arm == arm & b$keep
+      x <- sum(b$x[rows]); n <- sum(rows)
+      ci <- binom.test(x, n)$conf.int
+      list(responders = x, n = n, lower = fin(ci[1]), upper = fin(ci[2]))
+    })
+    names(by_arm) <- c(experimental, control)
+    pairs <- lapply(experimental, function(arm) {
+      rows <- ep$arm %in% c(arm, control) & b$keep
+      group <- factor(ep$arm[rows] == arm, levels = c(TRUE, FALSE))
+      response <- factor(b$x[rows], levels = c(TRUE, FALSE))
+      tab <- table(group, response)
+      pt <- prop.test(tab, correct = FALSE)
+      ft <- fisher.test(tab)
+      arr <- table(group, response, ep$stratum[rows])
+      mh <- mantelhaen.test(arr, correct = FALSE)
+      list(
+        p_chisq = fin(pt$p.value),
+        p_fisher = fin(ft$p.value),
+        odds_ratio = fin(unname(ft$estimate)),
+        or_low = fin(ft$conf.int[1]),
+        or_high = fin(ft$conf.int[2]),
+        p_cmh = fin(mh$p.value)
+      )
+    })
+    names(pairs) <- paste(experimental, "vs", control)
+    holm <- function(key) {
+      I(fin(p.adjust(vapply(pairs, function(x) x[[key]], numeric(1)), method = "holm")))
+    }
+    list(by_arm = by_arm, comparisons = pairs,
+         holm = list(p_chisq = holm("p_chisq"), p_fisher = holm("p_fisher"),
+                     p_cmh = holm("p_cmh")))
+  })
+  tte <- list(time_to_response = c("ttr_days", "ttr_event"),
+              duration_of_response = c("dor_days", "dor_event"))
+  tte_out <- lapply(tte, function(columns) {
+    rows <- !is.na(ep[[columns[1]]])
+    d <- data.frame(time = ep[[columns[1]]][rows], event = ep[[columns[2]]][rows],
+                    arm = ep$arm[rows], stratum = ep$stratum[rows])
+    by_arm <- lapply(c(experimental, control), function(arm) {
+      mine <- d[d$arm == arm, ]
+      q <- quantile(survfit(Surv(time, event) ~ 1, data = mine), probs = 0.5)
+      list(n = nrow(mine), events = sum(mine$event), median = fin(unname(q$quantile)),
+           lower = fin(unname(q$lower)), upper = fin(unname(q$upper)))
+    })
+    names(by_arm) <- c(experimental, control)
+    pairs <- lapply(experimental, function(arm) {
+      pair <- d[d$arm %in% c(arm, control), ]
+      pair$group <- as.integer(pair$arm == arm)
+      sd <- survdiff(Surv(time, event) ~ group, data = pair)
+      sds <- survdiff(Surv(time, event) ~ group + strata(stratum), data = pair)
+      cx <- coxph(Surv(time, event) ~ group, data = pair, ties = "efron")
+      cxs <- coxph(Surv(time, event) ~ group + strata(stratum), data = pair, ties = "efron")
+      list(
+        p_logrank = fin(pchisq(sd$chisq, 1, lower.tail = FALSE)),
+        p_logrank_stratified = fin(pchisq(sds$chisq, 1, lower.tail = FALSE)),
+        hr = fin(unname(exp(coef(cx)))),
+        hr_low = fin(exp(confint(cx))[1, 1]),
+        hr_high = fin(exp(confint(cx))[1, 2]),
+        hr_stratified = fin(unname(exp(coef(cxs)))),
+        hr_stratified_low = fin(exp(confint(cxs))[1, 1]),
+        hr_stratified_high = fin(exp(confint(cxs))[1, 2])
+      )
+    })
+    names(pairs) <- paste(experimental, "vs", control)
+    holm <- function(key) {
+      I(fin(p.adjust(vapply(pairs, function(x) x[[key]], numeric(1)), method = "holm")))
+    }
+    list(by_arm = by_arm, comparisons = pairs,
+         holm = list(p_logrank = holm("p_logrank"),
+                     p_logrank_stratified = holm("p_logrank_stratified")))
+  })
+  list(binary = binary_out, time_to_event = tte_out)
+}
+
 result <- list(
   generated_by = "tests/reference/make_reference.R",
   r_version = R.version.string,
@@ -207,7 +304,8 @@ result <- list(
   survival = lapply(inp$survival, survival_reference),
   stratified = lapply(inp$stratified, stratified_reference),
   stratified_survival = lapply(inp$stratified_survival, stratified_survival_reference),
-  holm = lapply(inp$holm, holm_reference)
+  holm = lapply(inp$holm, holm_reference),
+  three_arm = three_arm_reference()
 )
 
 writeLines(

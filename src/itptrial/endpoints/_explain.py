@@ -212,7 +212,7 @@ def landmark_response(landmark: Landmark, p: EndpointParameters) -> pl.Expr:
             + _qualified(level, event, p)
             + pl.lit(")")
         )
-        no = pl.lit(f"no, no confirmed run at {_text(level)} starting in {window}")
+        no = pl.lit(f"no confirmed run at {_text(level)} starting in {window}")
         found = col(event.t).is_not_null()
         return head + pl.when(found).then(yes).otherwise(no)
     assert landmark.day is not None and landmark.window is not None

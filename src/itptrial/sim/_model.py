@@ -110,8 +110,8 @@ def rhs(
 ) -> None:  # pragma: no cover - compiled; tested through callers
     """dy/dt of one patient into ``out``: the model equations, written once.
 
-    ``dex``: dexamethasone course-days today (1 = 40 mg); ``tac_rate``: tacrolimus input
-    today in micrograms per day.
+    ``dex``: dexamethasone course-days today (1 = the module's reference dose);
+    ``tac_rate``: tacrolimus input today in micrograms per day.
     """
     c0, kdeg, t0, a0, ka, kdex, cl, v = th[0], th[1], th[2], th[3], th[4], th[5], th[6], th[7]
     ktr, gamma, kt, kdep = sh[0], sh[1], sh[2], sh[3]

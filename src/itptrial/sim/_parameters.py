@@ -31,7 +31,7 @@ class Disease(_Strict):
     t0_median: float = Field(gt=0)
     omega_t0: float = Field(ge=0)
     kt: float = Field(gt=0)
-    baseline_median: float = Field(gt=0, lt=30)
+    baseline_median: float = Field(gt=0)
     omega_baseline: float = Field(ge=0)
     ka_median: float = Field(gt=0)
     omega_ka: float = Field(ge=0)
