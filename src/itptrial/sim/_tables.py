@@ -13,6 +13,14 @@ from itptrial.sim._trial import Course
 
 TRIAL_START = dt.date(2021, 3, 1)
 SITES = 10
+ADVERSE_EVENT_SCHEMA = {
+    "subject_id": pl.String,
+    "term": pl.String,
+    "start_date": pl.Date,
+    "ctcae_grade": pl.Int64,
+    "serious": pl.Boolean,
+    "related": pl.Boolean,
+}
 
 
 def _dates(start: np.ndarray, days: np.ndarray) -> pl.Series:
@@ -148,27 +156,20 @@ def _adverse_events(
         grade = np.where(rng.random(n) < 1.0 - safety.grade2_fraction, 1, 2)
         serious = (grade == 2) & (rng.random(n) < event.serious_if_grade2)
         keep = has & (start < course.dropout_day)
+        count = int(keep.sum())
         frames.append(
             pl.DataFrame(
                 {
                     "subject_id": ids[keep],
-                    "term": event.term,
+                    "term": [event.term] * count,
                     "start_date": _dates(day0[keep], start[keep]),
                     "ctcae_grade": grade[keep],
                     "serious": serious[keep],
-                    "related": event.related,
-                }
+                    "related": [event.related] * count,
+                },
+                schema=ADVERSE_EVENT_SCHEMA,  # also when a term has no event at all
             )
         )
     if not frames:
-        return pl.DataFrame(
-            schema={
-                "subject_id": pl.String,
-                "term": pl.String,
-                "start_date": pl.Date,
-                "ctcae_grade": pl.Int64,
-                "serious": pl.Boolean,
-                "related": pl.Boolean,
-            }
-        )
+        return pl.DataFrame(schema=ADVERSE_EVENT_SCHEMA)
     return pl.concat(frames).sort("subject_id", "start_date", "term")
