@@ -298,3 +298,22 @@ def test_published_results_beside_the_preset() -> None:
     assert published.result("DXM", "relapse").n == 31  # relapse: among initial responders
     with pytest.raises(KeyError):
         published_results("iwg2009")
+
+
+def test_protocol_show_prints_toml_that_loads_back(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from itptrial.cli import app
+
+    child = tmp_path / "child.toml"
+    child.write_text(
+        'extends = "iwg2009"\nname = "child"\nremove = ["rescue"]\n[endpoints]\nhorizon = 300\n'
+        + LANDMARK.format(name="late", kind="response_at_day", keys="day = 250\nwindow = 10")
+    )
+    result = CliRunner().invoke(app, ["protocol", "show", str(child)])
+    assert result.exit_code == 0, result.output
+    shown = tmp_path / "shown.toml"
+    shown.write_text(result.stdout)
+    assert same(load_protocol(str(shown)), load_protocol(str(child)))
+    preset = CliRunner().invoke(app, ["protocol", "show", "target020"])
+    assert preset.stdout == preset_text("target020")  # the preset's own text, comments kept

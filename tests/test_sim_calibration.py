@@ -7,10 +7,10 @@ target020 preset; the published rates come from the file beside the preset.
 
 from __future__ import annotations
 
-import polars as pl
 import pytest
 
 from itptrial import adjudicate, dataset_from_frames, load_protocol, published_results
+from itptrial.analysis import binary_counts
 from itptrial.sim import load_parameters, simulate_trial
 
 N_PER_ARM = 20_000  # large: the simulated rates' standard errors are about 0.3-0.6 pp
@@ -25,16 +25,8 @@ def rates() -> dict[tuple[str, str], float]:
     sizes = (N_PER_ARM,) * len(protocol.arms)
     tables = simulate_trial(protocol, sizes, seed=CHECK_SEED, params=load_parameters())
     endpoints = adjudicate(dataset_from_frames(tables, protocol), protocol)
-    found = {}
-    for arm in protocol.arm_codes:
-        mine = endpoints.filter(pl.col("arm") == arm)
-        responders = int(mine["initial_response"].sum())
-        found[(arm, "initial_response")] = responders / mine.height
-        found[(arm, "relapse")] = int(mine["relapse"].fill_null(0).sum()) / responders
-        found[(arm, "sustained_response_6m")] = int(mine["sustained_response_6m"].sum()) / (
-            mine.height
-        )
-    return found
+    counts = binary_counts(endpoints, protocol)
+    return {key: counts[key][0] / counts[key][1] for key in TARGETS}
 
 
 @pytest.mark.parametrize("key", list(TARGETS), ids=lambda key: f"{key[0]}-{key[1]}")

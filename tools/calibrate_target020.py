@@ -27,6 +27,7 @@ import polars as pl
 from scipy.optimize import least_squares
 
 from itptrial import adjudicate, dataset_from_frames, load_protocol, published_results
+from itptrial.analysis import binary_counts
 from itptrial.protocol import Protocol
 from itptrial.sim import ModelParameters, load_parameters, simulate_trial
 
@@ -60,13 +61,8 @@ def trial_rates(protocol: Protocol, params: ModelParameters, n: int, seed: int) 
     """Simulate n subjects per arm, adjudicate, and return the six calibration rates."""
     tables = simulate_trial(protocol, (n,) * len(protocol.arms), seed=seed, params=params)
     endpoints = adjudicate(dataset_from_frames(tables, protocol), protocol)
-    rates = {}
-    for arm in protocol.arm_codes:
-        mine = endpoints.filter(pl.col("arm") == arm)
-        responders = int(mine["initial_response"].sum())
-        rates[(arm, "initial_response")] = responders / mine.height
-        rates[(arm, "relapse")] = int(mine["relapse"].fill_null(0).sum()) / max(responders, 1)
-        rates[(arm, "sustained_response_6m")] = mine["sustained_response_6m"].mean()  # type: ignore[assignment]
+    counts = binary_counts(endpoints, protocol)
+    rates = {key: counts[key][0] / max(counts[key][1], 1) for key in TARGETS}
     return Fit(rates, tables, endpoints)
 
 

@@ -103,6 +103,22 @@ km_reference <- function(time, event) {
   )
 }
 
+# A captured coxph fit as hazard ratio, Wald CI and p (NA when the fit failed).
+cox_reference <- function(cx) {
+  if (is.null(cx$value) || is.null(coef(cx$value))) {
+    return(list(hr = NA, conf_low = NA, conf_high = NA, wald_p = NA, warnings = cx$warnings))
+  }
+  s <- summary(cx$value)
+  ci <- exp(confint(cx$value))
+  list(
+    hr = fin(unname(exp(coef(cx$value)))),
+    conf_low = fin(ci[1, 1]),
+    conf_high = fin(ci[1, 2]),
+    wald_p = fin(unname(s$coefficients[1, "Pr(>|z|)"])),
+    warnings = cx$warnings
+  )
+}
+
 survival_reference <- function(case) {
   time <- as.numeric(unlist(case$times))
   event <- as.integer(unlist(case$events))
@@ -121,20 +137,7 @@ survival_reference <- function(case) {
       warnings = sd$warnings
     )
   }
-  cx <- capture(coxph(Surv(time, event) ~ group, ties = "efron"))
-  out$coxph <- if (is.null(cx$value) || is.null(coef(cx$value))) {
-    list(hr = NA, conf_low = NA, conf_high = NA, wald_p = NA, warnings = cx$warnings)
-  } else {
-    s <- summary(cx$value)
-    ci <- exp(confint(cx$value))
-    list(
-      hr = fin(unname(exp(coef(cx$value)))),
-      conf_low = fin(ci[1, 1]),
-      conf_high = fin(ci[1, 2]),
-      wald_p = fin(unname(s$coefficients[1, "Pr(>|z|)"])),
-      warnings = cx$warnings
-    )
-  }
+  out$coxph <- cox_reference(capture(coxph(Surv(time, event) ~ group, ties = "efron")))
   out
 }
 
@@ -177,20 +180,9 @@ stratified_survival_reference <- function(case) {
       warnings = sd$warnings
     )
   }
-  cx <- capture(coxph(Surv(time, event) ~ group + strata(stratum), ties = "efron"))
-  out$coxph <- if (is.null(cx$value) || is.null(coef(cx$value))) {
-    list(hr = NA, conf_low = NA, conf_high = NA, wald_p = NA, warnings = cx$warnings)
-  } else {
-    s <- summary(cx$value)
-    ci <- exp(confint(cx$value))
-    list(
-      hr = fin(unname(exp(coef(cx$value)))),
-      conf_low = fin(ci[1, 1]),
-      conf_high = fin(ci[1, 2]),
-      wald_p = fin(unname(s$coefficients[1, "Pr(>|z|)"])),
-      warnings = cx$warnings
-    )
-  }
+  out$coxph <- cox_reference(
+    capture(coxph(Surv(time, event) ~ group + strata(stratum), ties = "efron"))
+  )
   out
 }
 

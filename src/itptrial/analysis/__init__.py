@@ -1,7 +1,7 @@
 """Trial analysis: adjudicated endpoints -> statistics and summaries, as data."""
 
 from itptrial.analysis._analysis import Analysis, analyze
-from itptrial.analysis._binary import BinaryComparison, BinaryEndpoint, Stratified
+from itptrial.analysis._binary import BinaryComparison, BinaryEndpoint, Stratified, binary_counts
 from itptrial.analysis._comparisons import Pair, comparisons
 from itptrial.analysis._descriptive import (
     GRADES,
@@ -32,6 +32,7 @@ __all__ = [
     "TimeToEventComparison",
     "Trajectory",
     "analyze",
+    "binary_counts",
     "compare_with_published",
     "comparisons",
     "results_dict",

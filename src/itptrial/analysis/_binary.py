@@ -7,7 +7,8 @@ from dataclasses import dataclass, field, replace
 import polars as pl
 
 from itptrial.analysis._comparisons import Pair, holm_by_test, strata_of
-from itptrial.endpoints import Endpoint
+from itptrial.endpoints import Endpoint, endpoint_registry
+from itptrial.protocol import Protocol
 from itptrial.stats import (
     FisherResult,
     Proportion,
@@ -63,6 +64,21 @@ def _counts(frame: pl.DataFrame, endpoint: Endpoint, arm: str) -> tuple[int, int
     assert endpoint.responders is not None
     rows = frame.filter((pl.col("arm") == arm) & endpoint.population.fill_null(False))
     return int(rows.select(endpoint.responders.fill_null(False).sum()).item()), rows.height
+
+
+def binary_counts(
+    endpoints: pl.DataFrame, protocol: Protocol
+) -> dict[tuple[str, str], tuple[int, int]]:
+    """(arm, binary endpoint) -> (responders, n) for every arm and every binary endpoint
+    of the registry: the counts each rate of results.json is made of (ITT; relapse among
+    the arm's initial responders), without any statistic (fast on large trials)."""
+    registry = endpoint_registry(protocol.endpoints)
+    return {
+        (arm, endpoint.name): _counts(endpoints, endpoint, arm)
+        for endpoint in registry
+        if endpoint.kind == "binary"
+        for arm in protocol.arm_codes
+    }
 
 
 def _stratified(frame: pl.DataFrame, endpoint: Endpoint, pair: Pair) -> Stratified | None:
