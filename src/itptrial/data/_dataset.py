@@ -10,6 +10,7 @@ import polars as pl
 
 from itptrial._errors import InputError, Problem, sort_problems
 from itptrial.data._parse import (
+    PARSED,
     parse_table,
     record_problems,
     subject_keys,
@@ -191,7 +192,7 @@ def dataset_from_raw(raw: RawSource, protocol: Protocol | None) -> Dataset:
         raise InputError(problems, source=raw.location)
     assert keys is not None  # without a complete subjects table there were errors
     tables = {
-        name: typed[name].drop("__ok") if name in typed else _empty_typed(name, keys)
+        name: typed[name].drop(PARSED) if name in typed else _empty_typed(name, keys)
         for name in TABLES
     }
     tables["subjects"] = tables["subjects"].with_columns(

@@ -19,6 +19,7 @@ from itptrial.data._schema import Column, Table
 
 _ISO_DATE = r"^\d{4}-\d{2}-\d{2}$"
 _ERR = "__err_"
+PARSED = "__ok"  # per record: every cell of it parsed (made by parse_table)
 
 
 def _quoted(raw: pl.Expr) -> pl.Expr:
@@ -142,7 +143,7 @@ def parse_table(
 ) -> tuple[pl.DataFrame, list[Problem]]:
     """Typed frame (all rows, failing cells null) plus the problems of each cell.
 
-    The returned frame has a boolean ``__ok`` column: every cell of the row parsed.
+    The returned frame has a boolean :data:`PARSED` column: every cell of the row parsed.
     A missing required column is reported once (at line 1) and the columns present are
     still checked cell by cell, so one run lists every problem; no row of such a table
     is ``__ok``, which keeps it out of the cross-record checks.
@@ -166,7 +167,7 @@ def parse_table(
             if text is not None
         ]
     ok = pl.lit(False) if missing else ~any_bad
-    parsed = flagged.with_columns(ok.alias("__ok"), *(_typed(c) for c in table.columns))
+    parsed = flagged.with_columns(ok.alias(PARSED), *(_typed(c) for c in table.columns))
     helpers = [prefix + name for name in checks for prefix in (_ERR, _VALUE)]
     return parsed.drop(helpers), problems
 
@@ -259,7 +260,7 @@ def record_problems(
             Problem(table.name, line, "subject_id", f"subject_id '{sid}' is not in subjects")
             for line, sid in orphan.select(LINE, "subject_id").iter_rows()
         ]
-    valid = frame.filter(pl.col("__ok")).select(LINE, *values)
+    valid = frame.filter(pl.col(PARSED)).select(LINE, *values)
     if not _may_repeat(valid, list(table.key) or values):
         return frame, problems  # the usual case, decided by one hash pass
     if table.key:

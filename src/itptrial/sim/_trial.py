@@ -314,8 +314,10 @@ class _Controller:
             self.schedule.given[key][:, day] = mg
             if dosing.regimen.model == "dexamethasone":
                 dex = dex + mg / reference
-            else:
+            elif dosing.regimen.model == "tacrolimus":
                 tac = tac + mg
+            else:  # pragma: no cover - check_simulation rejects any other module
+                raise ValueError(f"no drug module {dosing.regimen.model!r}")
         self.schedule.dex[:, day] = dex
         self.schedule.tac_mg[:, day] = tac
         return dex, tac
