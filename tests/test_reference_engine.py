@@ -394,11 +394,11 @@ CUSTOM_PROTOCOLS = {
         extends = "target020"
         name = "landmarks"
         [[endpoints.landmark]]
-        name = "response_by_day_14"
-        label = "Response by day 14"
+        name = "early_response"
+        label = "Response starting in days 1-13"
         kind = "response_in_window"
+        to_day = 13
         from_day = 1
-        to_day = 14
         [[endpoints.landmark]]
         name = "cr_days_7_42"
         label = "Complete response starting in days 7-42"

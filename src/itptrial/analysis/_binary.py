@@ -6,7 +6,7 @@ from dataclasses import dataclass, field, replace
 
 import polars as pl
 
-from itptrial.analysis._comparisons import Pair, holm_by_test, strata_of
+from itptrial.analysis._comparisons import EndpointResult, Pair, holm_by_test, strata_of
 from itptrial.endpoints import Endpoint, endpoint_registry
 from itptrial.protocol import Protocol
 from itptrial.stats import (
@@ -51,13 +51,7 @@ class BinaryComparison:
     holm: dict[str, float | None] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class BinaryEndpoint:
-    endpoint: str
-    label: str
-    denominator: str
-    by_arm: dict[str, Proportion]
-    comparisons: dict[str, BinaryComparison]  # keyed "<experimental> vs <control>"
+BinaryEndpoint = EndpointResult[Proportion, BinaryComparison]
 
 
 def _counts(frame: pl.DataFrame, endpoint: Endpoint, arm: str) -> tuple[int, int]:

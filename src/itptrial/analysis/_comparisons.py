@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 import polars as pl
 
@@ -26,6 +27,22 @@ class Pair:
     def subjects(self, frame: pl.DataFrame) -> pl.DataFrame:
         """The rows of this pair's two arms (every statistic of the pair uses only them)."""
         return frame.filter(pl.col("arm").is_in([self.experimental, self.control]))
+
+
+ByArm = TypeVar("ByArm")
+Comparison = TypeVar("Comparison")
+
+
+@dataclass(frozen=True)
+class EndpointResult(Generic[ByArm, Comparison]):
+    """One endpoint's analysis: a summary per arm (every arm, protocol order) and one
+    comparison per experimental arm, keyed ``"<experimental> vs <control>"``."""
+
+    endpoint: str
+    label: str
+    denominator: str
+    by_arm: dict[str, ByArm]
+    comparisons: dict[str, Comparison]
 
 
 def comparisons(protocol: Protocol) -> tuple[Pair, ...]:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, replace
 
 import polars as pl
 
-from itptrial.analysis._comparisons import Pair, holm_by_test, strata_of
+from itptrial.analysis._comparisons import EndpointResult, Pair, holm_by_test, strata_of
 from itptrial.endpoints import Endpoint
 from itptrial.stats import (
     HazardRatio,
@@ -44,13 +44,7 @@ class TimeToEventComparison:
     holm: dict[str, float | None] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class TimeToEvent:
-    endpoint: str
-    label: str
-    denominator: str
-    by_arm: dict[str, KaplanMeier]
-    comparisons: dict[str, TimeToEventComparison]  # keyed "<experimental> vs <control>"
+TimeToEvent = EndpointResult[KaplanMeier, TimeToEventComparison]
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from pathlib import Path
+from typing import overload
 
 import polars as pl
 
@@ -19,6 +20,20 @@ from itptrial.data._parse import (
 from itptrial.data._read import INTERNAL_COLUMNS, LINE, SUBJECT_KEY, RawSource, read_source
 from itptrial.data._schema import DATE_COLUMN, DTYPES, SCHEMA, TABLES
 from itptrial.protocol import Protocol
+
+
+class _Table:
+    """A table of a :class:`Dataset` as an attribute (``data.platelets``), clean."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, dataset: None, owner: type) -> _Table: ...
+    @overload
+    def __get__(self, dataset: Dataset, owner: type) -> pl.DataFrame: ...
+    def __get__(self, dataset: Dataset | None, owner: type) -> _Table | pl.DataFrame:
+        return self if dataset is None else dataset.table(self.name)
 
 
 class Dataset:
@@ -60,33 +75,13 @@ class Dataset:
         """A table with each record's integer subject key in :data:`SUBJECT_KEY`."""
         return self._frames[name].drop(LINE, strict=False)
 
-    @property
-    def subjects(self) -> pl.DataFrame:
-        return self.table("subjects")
-
-    @property
-    def platelets(self) -> pl.DataFrame:
-        return self.table("platelets")
-
-    @property
-    def rescue(self) -> pl.DataFrame:
-        return self.table("rescue")
-
-    @property
-    def bleeding(self) -> pl.DataFrame:
-        return self.table("bleeding")
-
-    @property
-    def adverse_events(self) -> pl.DataFrame:
-        return self.table("adverse_events")
-
-    @property
-    def doses(self) -> pl.DataFrame:
-        return self.table("doses")
-
-    @property
-    def drug_levels(self) -> pl.DataFrame:
-        return self.table("drug_levels")
+    subjects = _Table()
+    platelets = _Table()
+    rescue = _Table()
+    bleeding = _Table()
+    adverse_events = _Table()
+    doses = _Table()
+    drug_levels = _Table()
 
     def input_sha256(self) -> str:
         """SHA-256 identifying this input: over the input files' bytes (in table order),

@@ -31,6 +31,8 @@ from itptrial.protocol import (
 )
 
 ALL_RANDOMIZED = "all randomized subjects of the arm (not evaluable counts as non-response)"
+TTR_CAPTION = "Cumulative response (1 - Kaplan-Meier), censored at rescue or the last count"
+DOR_CAPTION = "Kaplan-Meier estimate of remaining in response, from the response day"
 
 
 @dataclass(frozen=True)
@@ -125,12 +127,7 @@ def _built_in(p: EndpointParameters) -> list[Endpoint]:
             columns=tuple(derive.time_to_response(p)),
             time="ttr_days",
             event="ttr_event",
-            figure=SurvivalFigure(
-                cumulative=True,
-                y_label="Cumulative proportion responded",
-                caption="Cumulative response (1 - Kaplan-Meier), censored at rescue or the "
-                "last count",
-            ),
+            figure=SurvivalFigure(True, "Cumulative proportion responded", TTR_CAPTION),
         ),
         Endpoint(
             "duration_of_response",
@@ -141,11 +138,7 @@ def _built_in(p: EndpointParameters) -> list[Endpoint]:
             columns=tuple(derive.duration_of_response(p)),
             time="dor_days",
             event="dor_event",
-            figure=SurvivalFigure(
-                cumulative=False,
-                y_label="Proportion still in response",
-                caption="Kaplan-Meier estimate of remaining in response, from the response day",
-            ),
+            figure=SurvivalFigure(False, "Proportion still in response", DOR_CAPTION),
         ),
     ]
 

@@ -83,6 +83,10 @@ def _holm(adjusted: dict[str, float | None], key: str) -> str | None:
     return f.p_value(adjusted[key]) if key in adjusted else None
 
 
+def _strata(strata: tuple[str, ...], left_out: int) -> dict[str, Any]:
+    return {"strata": ", ".join(strata), "left_out": left_out}
+
+
 def _binary_comparison(c: BinaryComparison, notes: Notes) -> dict[str, Any]:
     d = c.difference
     row: dict[str, Any] = {
@@ -100,9 +104,7 @@ def _binary_comparison(c: BinaryComparison, notes: Notes) -> dict[str, Any]:
     }
     if c.stratified is not None:
         s = c.stratified
-        row["stratified"] = {
-            "strata": ", ".join(s.strata),
-            "left_out": s.left_out,
+        row["stratified"] = _strata(s.strata, s.left_out) | {
             "difference": f.signed_pct(s.difference.estimate) + notes.mark(s.difference.note),
             "mn": f.signed_interval(s.difference.miettinen_nurminen),
             "p_cmh": f.p_value(s.cmh.p_value) + notes.mark(s.cmh.note),
@@ -148,9 +150,7 @@ def _tte_comparison(c: TimeToEventComparison, notes: Notes) -> dict[str, Any]:
     }
     if c.stratified is not None:
         s = c.stratified
-        row["stratified"] = {
-            "strata": ", ".join(s.strata),
-            "left_out": s.left_out,
+        row["stratified"] = _strata(s.strata, s.left_out) | {
             "p_logrank": f.p_value(s.logrank.p_value) + notes.mark(s.logrank.note),
             "holm_logrank": _holm(c.holm, "p_logrank_stratified"),
             "hr": f.num(s.hazard_ratio.estimate) + notes.mark(s.hazard_ratio.note),
