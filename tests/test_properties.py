@@ -21,8 +21,39 @@ from itptrial import Protocol, adjudicate, dataset_from_frames, load_protocol
 from builders import Subject, tables
 from reference_engine import COLUMNS, describe_differences, differences, reference_adjudicate
 
-PROTOCOLS = {name: load_protocol(name) for name in ("target020", "iwg2009")}
-ENDPOINTS = list(COLUMNS)  # every endpoints.csv column except the free-text explanation
+# Declared endpoints that restate built-in ones (so that they must agree with them for
+# every subject), and others on the borders of their windows.
+LANDMARKS = [
+    {"name": "as_initial", "label": "As initial response", "kind": "response_in_window",
+     "from_day": 1, "to_day": 28},
+    {"name": "as_sustained", "label": "As sustained response", "kind": "response_at_day",
+     "day": 180, "window": 14},
+    {"name": "as_sustained_cr", "label": "As sustained CR", "kind": "response_at_day",
+     "day": 180, "window": 14, "level": "complete"},
+    {"name": "cr_days_7_35", "label": "CR in days 7-35", "kind": "response_in_window",
+     "from_day": 7, "to_day": 35, "level": "complete"},
+    {"name": "at_day_90", "label": "Response at day 90", "kind": "response_at_day",
+     "day": 90, "window": 7},
+]  # fmt: skip
+
+
+def with_landmarks(preset: str) -> Protocol:
+    raw = load_protocol(preset).model_dump(mode="json", exclude_none=True)
+    raw["name"] = f"{preset}-landmarks"
+    raw["endpoints"]["landmark"] = LANDMARKS
+    return Protocol.model_validate(raw)
+
+
+PROTOCOLS = {
+    **{name: load_protocol(name) for name in ("target020", "iwg2009")},
+    "iwg2009-landmarks": with_landmarks("iwg2009"),
+}
+
+
+def endpoint_columns(protocol: Protocol) -> list[str]:
+    """Every endpoints.csv column except the free-text explanation, declared ones too."""
+    return [*COLUMNS, *(landmark.name for landmark in protocol.endpoints.landmark)]
+
 
 # No shrinking: every call adjudicates whole datasets, so shrinking a failure would take
 # minutes; the failure messages print the data of the offending subjects instead.
@@ -141,7 +172,8 @@ def test_shifting_a_subjects_dates_changes_no_endpoint(
         dataclasses.replace(s, day0=s.day0 + dt.timedelta(days=shift)) if i == which else s
         for i, s in enumerate(cohort)
     ]
-    assert_same(run(cohort, protocol), run(shifted, protocol), ENDPOINTS, describe(cohort))
+    columns = endpoint_columns(protocol)
+    assert_same(run(cohort, protocol), run(shifted, protocol), columns, describe(cohort))
 
 
 # (b) ------------------------------------------------------------------------------------
@@ -174,7 +206,7 @@ def test_records_after_the_horizon_change_nothing(
     assert_same(
         run(cohort, protocol),
         run(extended, protocol),
-        [*ENDPOINTS, "explanation"],
+        [*endpoint_columns(protocol), "explanation"],
         describe(extended),
     )
 
@@ -193,7 +225,7 @@ def test_order_of_subjects_and_records_changes_nothing(
         shuffled[name] = frame[list(order)] if frame.height else frame
     before = adjudicate(dataset_from_frames(frames, protocol), protocol)
     after = adjudicate(dataset_from_frames(shuffled, protocol), protocol)
-    assert_same(before, after, [*ENDPOINTS, "explanation"], describe(cohort))
+    assert_same(before, after, [*endpoint_columns(protocol), "explanation"], describe(cohort))
 
 
 # (d) ------------------------------------------------------------------------------------
@@ -210,6 +242,22 @@ def test_engine_agrees_with_reference(cohort: list[Subject]) -> None:
         assert not found, f"[{preset}] " + describe_differences(
             engine, reference, found, describe=lambda sid, info=info: info[sid]
         )
+
+
+@SETTINGS
+@given(cohort=cohorts(), base=st.sampled_from(["target020", "iwg2009"]))
+def test_declared_endpoints_that_restate_built_ins_agree_with_them(
+    cohort: list[Subject], base: str
+) -> None:
+    """endpoints.md defines the initial response as a confirmed run starting in [1,
+    INITIAL_WINDOW], and the sustained response as the closest count to SUSTAINED_DAY
+    qualifying: the same rules declared as landmarks must give the same answer."""
+    protocol = with_landmarks(base)
+    row = run(cohort, protocol)
+    assert row["as_initial"].to_list() == row["initial_response"].to_list()
+    assert row["as_sustained"].to_list() == row["sustained_response_6m"].to_list()
+    complete = (row["sustained_response_category"] == "CR").cast(pl.Int8).to_list()
+    assert row["as_sustained_cr"].to_list() == complete
 
 
 @pytest.mark.parametrize("preset", sorted(PROTOCOLS))
@@ -233,6 +281,6 @@ def test_records_after_the_horizon_hand_made(preset: str) -> None:
     assert_same(
         run(base, protocol),
         run(extended, protocol),
-        [*ENDPOINTS, "explanation"],
+        [*endpoint_columns(protocol), "explanation"],
         describe(extended),
     )
