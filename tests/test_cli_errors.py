@@ -288,3 +288,10 @@ def test_the_console_command_exits_2_without_a_traceback(tmp_path: Path) -> None
         assert process.returncode == 2, (args, process.stderr)
         assert process.stdout == "" and "Traceback" not in process.stderr
         assert len(process.stderr.splitlines()) == 1, process.stderr
+
+
+def test_no_arguments_shows_the_help(capsys: pytest.CaptureFixture[str]) -> None:
+    for args in ([], ["protocol"]):
+        code, stdout, stderr = run(args, capsys)
+        assert code == 2 and "Usage: itptrial" in stdout + stderr, args
+        assert "error:" not in stderr  # the help is the message: no empty error line

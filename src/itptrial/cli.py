@@ -301,8 +301,7 @@ def demo(
     ),
     seed: Annotated[int, typer.Option(min=0, help="Random seed (default 1).")] = 1,
 ) -> None:
-    """Simulate one virtual trial of the published TARGET 020 size, analyse it and
-    report, beside the published results."""
+    """Simulate, analyse and report one virtual trial beside the published results."""
     from itptrial.analysis import analyze as run_analysis
     from itptrial.data import dataset_from_frames, write_dataset
     from itptrial.protocol import load_protocol, published_results
@@ -381,8 +380,7 @@ def import_sdtm(
 def protocol_show(
     name: Annotated[str, typer.Argument(help="Preset name or TOML path.")] = "target020",
 ) -> None:
-    """Print a preset's TOML text, or a protocol file resolved (after ``extends``) as TOML
-    that loads back as the same protocol."""
+    """Print a preset's TOML, or a protocol file resolved into TOML that loads back."""
     from itptrial.protocol import PRESETS, load_protocol, preset_text, protocol_toml
 
     if name in PRESETS:
@@ -412,7 +410,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         stderr.print("interrupted")
         sys.exit(130)
     except typer.TyperException as error:  # click's usage and parameter errors
-        stderr.print(_usage_message(error), markup=False)
+        format_message = getattr(error, "format_message", None)
+        if format_message is None or format_message():  # (no arguments: help was shown)
+            stderr.print(_usage_message(error), markup=False)
         sys.exit(getattr(error, "exit_code", 2))
     except Exception as exc:  # internal error: exit 1 with a one-line message
         if os.environ.get("ITPTRIAL_DEBUG"):
