@@ -623,7 +623,7 @@ def test_a_file_that_is_not_a_duckdb_database(tmp_path: Path) -> None:
         assert result.exit_code == 2
         errors, _ = listed(result)
         assert len(errors) == 1
-        prefix = f"{data}:-:-: not a dataset folder, and cannot be opened as a DuckDB database"
+        prefix = f"{data}:-:-: not a dataset: it is not a DuckDB database"
         assert next(iter(errors)).startswith(prefix)
 
 

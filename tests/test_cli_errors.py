@@ -109,7 +109,7 @@ CASES: dict[str, Case] = {
         lambda t: ["validate", str(t / "nothing")], "no such dataset folder or DuckDB file"
     ),
     "validate_text_file_as_data": Case(
-        lambda t: ["validate", text_file(t, "data.txt", "hello\n")], "cannot be opened as a DuckDB"
+        lambda t: ["validate", text_file(t, "data.txt", "hello\n")], "it is not a DuckDB database"
     ),
     "analyze_missing_data": Case(
         lambda t: ["analyze", str(t / "nothing"), "--out", out(t)], "no such dataset folder"

@@ -8,11 +8,29 @@ first.
 
 from __future__ import annotations
 
+import re
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 Severity = Literal["error", "warning"]
+_NAMED_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def one_line(text: str) -> str:
+    """``text`` with every non-printable character escaped (newlines, control and
+    format characters such as bidi overrides): a problem always prints as one line, and a
+    crafted cell cannot print a line that looks like another problem."""
+    if text.isprintable():
+        return text
+    return "".join(
+        ch
+        if ch.isprintable()
+        else _NAMED_ESCAPES.get(ch)
+        or (f"\\x{ord(ch):02x}" if ord(ch) < 256 else f"\\u{ord(ch):04x}")
+        for ch in text
+    )
 
 
 @dataclass(frozen=True, order=True)
@@ -29,10 +47,40 @@ class Problem:
     message: str
     severity: Severity = "error"
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "where", one_line(self.where))
+        object.__setattr__(self, "message", one_line(self.message))
+        if self.column is not None:
+            object.__setattr__(self, "column", one_line(self.column))
+
+    @property
+    def kind(self) -> str:
+        """The message without its particular values: what a summary counts by."""
+        quoted = re.sub(r"'[^']*'", "'…'", self.message)
+        dated = re.sub(r"\b\d{4}-\d{2}-\d{2}\b", "<date>", quoted)
+        return re.sub(r"\d+(\.\d+)?", "N", dated)
+
     def __str__(self) -> str:
         line = "-" if self.line is None else str(self.line)
         column = "-" if self.column is None else self.column
         return f"{self.where}:{line}:{column}: {self.message}"
+
+
+SUMMARY_ABOVE = 50  # with more problems than this, a summary by table and kind follows
+
+
+def summary(problems: Sequence[Problem]) -> list[str]:
+    """One line per table and kind of problem, most frequent first, when there are more
+    than SUMMARY_ABOVE problems (so a user sees the shape of a broken export)."""
+    if len(problems) <= SUMMARY_ABOVE:
+        return []
+    counts = Counter((p.where, p.severity, p.kind) for p in problems)
+    ordered = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    errors = sum(p.severity == "error" for p in problems)
+    head = f"summary: {errors} error(s) and {len(problems) - errors} warning(s), by table and kind:"
+    return [head] + [
+        f"summary: {where}: {n} {severity}(s): {kind}" for (where, severity, kind), n in ordered
+    ]
 
 
 def sort_problems(problems: Iterable[Problem]) -> list[Problem]:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
 import typer
 from rich.console import Console
 
-from itptrial._errors import InputError, Problem
+from itptrial._errors import InputError, Problem, summary
 from itptrial._output import check_output_file, check_output_folder
 from itptrial._version import __version__
 
@@ -37,8 +37,10 @@ app = typer.Typer(
 protocol_app = typer.Typer(help="Show and check protocols.", no_args_is_help=True)
 app.add_typer(protocol_app, name="protocol")
 
-stdout = Console(highlight=False, soft_wrap=True)
-stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+# No markup, emoji or highlighting: a problem line prints exactly as written (rich would
+# turn "platelets:100:count" into an emoji and "[x]" into markup).
+stdout = Console(highlight=False, soft_wrap=True, emoji=False, markup=False)
+stderr = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False, markup=False)
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -69,6 +71,8 @@ def _report(error: InputError) -> None:
     where = f" in {error.source}" if error.source else ""
     stderr.print(f"error: {len(errors)} problem(s){where}:", markup=False)
     _print_problems(error.problems)
+    for line in summary(error.problems):
+        stderr.print(line, markup=False)
 
 
 def reports_input_errors(command: Callable[P, R]) -> Callable[P, R]:
@@ -92,6 +96,8 @@ def _load(data: Path, protocol_spec: str) -> tuple[Dataset, Protocol]:
     protocol = load_protocol(protocol_spec)
     dataset = load_dataset(data, protocol)
     _print_problems(dataset.warnings)
+    for line in summary(dataset.warnings):
+        stderr.print(line, markup=False)
     return dataset, protocol
 
 

@@ -19,6 +19,12 @@ from itptrial.data._parse import (
 )
 from itptrial.data._read import INTERNAL_COLUMNS, LINE, SUBJECT_KEY, RawSource, read_source
 from itptrial.data._schema import DATE_COLUMN, DTYPES, SCHEMA, TABLES
+from itptrial.data._warnings import (
+    before_randomization,
+    contact_before_randomization,
+    doses_of_never_treated,
+    out_of_range_dates,
+)
 from itptrial.protocol import Protocol
 
 
@@ -199,6 +205,10 @@ def dataset_from_raw(raw: RawSource, protocol: Protocol | None) -> Dataset:
         warnings += _after_last_contact(name, tables[name], by_key)
     window = protocol.endpoints.baseline_window if protocol is not None else 14
     warnings += _no_baseline_warnings(by_key, tables["platelets"], window)
+    warnings += out_of_range_dates(tables)
+    warnings += before_randomization(tables, by_key, window)
+    warnings += doses_of_never_treated(tables, by_key)
+    warnings += contact_before_randomization(tables["subjects"])
     return Dataset(
         tables,
         warnings=tuple(sort_problems(warnings)),

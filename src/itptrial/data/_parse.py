@@ -22,8 +22,17 @@ _ERR = "__err_"
 PARSED = "__ok"  # per record: every cell of it parsed (made by parse_table)
 
 
+QUOTED_CHARS = 60  # a value quoted in a message is cut after this many characters
+MAX_CELL_CHARS = 1000  # no value of a schema column is this long; extra columns are free
+
+
 def _quoted(raw: pl.Expr) -> pl.Expr:
-    return pl.lit("'") + raw + pl.lit("'")
+    """The cell as written, in quotes (cut, with its length, when long)."""
+    long = raw.str.len_chars() > QUOTED_CHARS
+    cut = raw.str.slice(0, QUOTED_CHARS) + pl.lit("…(") + raw.str.len_chars().cast(pl.String)
+    return (
+        pl.lit("'") + pl.when(long).then(cut + pl.lit(" characters)")).otherwise(raw) + pl.lit("'")
+    )
 
 
 def _is_empty(raw: pl.Expr) -> pl.Expr:
@@ -64,8 +73,14 @@ def _parse_column(column: Column, arms: Sequence[str] | None) -> tuple[pl.Expr, 
         value, bad, invalid = raw, None, None
     elif column.kind == "date":
         value = raw.str.to_date("%Y-%m-%d", strict=False)
-        bad = parsed.is_null() | ~raw.str.contains(_ISO_DATE)
-        invalid = pl.lit("unparseable date ") + _quoted(raw) + pl.lit(" (expected YYYY-MM-DD)")
+        bad = parsed.is_null() | ~raw.str.contains(_ISO_DATE) | (parsed.dt.year() < 1)
+        invalid = (
+            pl.when(parsed.dt.year() < 1)
+            .then(pl.lit("impossible date ") + _quoted(raw) + pl.lit(" (there is no year 0)"))
+            .otherwise(
+                pl.lit("unparseable date ") + _quoted(raw) + pl.lit(" (expected YYYY-MM-DD)")
+            )
+        )
     elif column.kind in ("number", "integer"):
         value = raw.cast(pl.Float64, strict=False)
         bad, invalid = _number_checks(column, parsed, raw)
@@ -93,13 +108,16 @@ def _parse_column(column: Column, arms: Sequence[str] | None) -> tuple[pl.Expr, 
         flag = empty if column.required else pl.lit(False)
         if bad is not None:
             flag = flag | (~empty & bad.fill_null(True))
+    long = (raw.str.len_chars() > MAX_CELL_CHARS).fill_null(False)
     empty_message = pl.lit(f"empty {column.name}" if column.required else None, dtype=pl.String)
     error = (
-        pl.when(empty)
+        pl.when(long)
+        .then(pl.lit(f"value longer than {MAX_CELL_CHARS} characters: ") + _quoted(raw))
+        .when(empty)
         .then(empty_message)
         .otherwise(pl.when(bad.fill_null(True)).then(invalid) if bad is not None else pl.lit(None))
     )
-    return value.alias(_VALUE + column.name), flag.fill_null(True), error
+    return value.alias(_VALUE + column.name), (flag.fill_null(True) | long), error
 
 
 def _number_checks(column: Column, number: pl.Expr, raw: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
@@ -127,15 +145,35 @@ def _number_checks(column: Column, number: pl.Expr, raw: pl.Expr) -> tuple[pl.Ex
 
 
 def _typed(column: Column) -> pl.Expr:
-    """The final typed column from its parsed value (empty cells are null)."""
+    """The final typed column from its parsed value (empty cells are null, and so are
+    failing dates and numbers: a lenient parse of a bad cell is never used)."""
     value = pl.col(_VALUE + column.name)
+    if column.kind in ("date", "number", "integer"):
+        value = pl.when(pl.col(_ERR + column.name)).then(None).otherwise(value)
     if column.kind == "integer":
-        value = value.cast(pl.Int64)
+        value = value.cast(pl.Int64, strict=False)  # failing cells (nan, 1e30) are null
     elif column.kind == "boolean":
         value = value == "true"
     elif column.kind in ("id", "text", "sex", "arm"):
         value = pl.when(_is_empty(pl.col(column.name))).then(None).otherwise(value)
     return value.alias(column.name)
+
+
+def _near_miss_headers(table: Table, header: Sequence[str]) -> list[Problem]:
+    """Header names that match a schema column only after trimming spaces or ignoring
+    case (``Treatment_Start_Date``, ``age ``): an error, since the column would otherwise
+    be read as absent."""
+    schema = {name.lower(): name for name in table.column_names}
+    problems = []
+    for name in header:
+        wanted = schema.get(name.strip().lower())
+        if wanted is not None and wanted != name:
+            message = (
+                f"column {name!r} is not read: the schema's column is {wanted!r} "
+                "(check its case and spaces)"
+            )
+            problems.append(Problem(table.name, 1, name, message))
+    return problems
 
 
 def parse_table(
@@ -149,7 +187,8 @@ def parse_table(
     is ``__ok``, which keeps it out of the cross-record checks.
     """
     missing = [c.name for c in table.columns if c.required and c.name not in raw.columns]
-    problems = [Problem(table.name, 1, name, "missing required column") for name in missing]
+    problems = _near_miss_headers(table, raw.columns)
+    problems += [Problem(table.name, 1, name, "missing required column") for name in missing]
     absent = [c.name for c in table.columns if c.name not in raw.columns]
     raw = raw.with_columns(pl.lit(None, dtype=pl.String).alias(name) for name in absent)
     checks = {c.name: _parse_column(c, arms) for c in table.columns}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,8 +18,16 @@ import numpy as np
 import polars as pl
 
 from itptrial._errors import Problem
+from itptrial.data._paths import FolderContents, folder_contents, table_of, unreadable
 from itptrial.data._schema import TABLES
 
+csv.field_size_limit(2**31 - 1)  # long fields are read, then reported by the parser
+
+DUCKDB_CONFIG = {
+    "autoinstall_known_extensions": False,
+    "autoload_known_extensions": False,
+    "enable_external_access": False,
+}
 LINE = "__line"  # the source line of each record
 SUBJECT_KEY = "__sid"  # the subject's position in subject_id order (added once loaded)
 INTERNAL_COLUMNS = (LINE, SUBJECT_KEY)
@@ -42,11 +51,41 @@ def read_source(path: Path) -> RawSource:
     if path.is_dir():
         return _read_folder(path)
     if path.is_file():
-        return _read_duckdb(path)
+        not_duckdb = _not_duckdb(path)
+        if not_duckdb is None:
+            return _read_duckdb(path)
+        source = RawSource(str(path))
+        source.problems.append(Problem(str(path), None, None, not_duckdb))
+        return source
     source = RawSource(str(path))
-    message = "no such dataset folder or DuckDB file"
+    why = unreadable(path) if os.path.lexists(path) else None
+    message = (
+        f"not a dataset folder or DuckDB file: it {why}"
+        if why
+        else ("no such dataset folder or DuckDB file")
+    )
     source.problems.append(Problem(str(path), None, None, message))
     return source
+
+
+def _not_duckdb(path: Path) -> str | None:
+    """Why a file given as DATA is not a DuckDB database (from its first bytes), or None.
+
+    DuckDB is never asked to open anything else: it would try other formats' extensions.
+    """
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(16)
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror or exc})"
+    if head[8:12] == b"DUCK":
+        return None
+    kinds = {b"SQLite format 3\x00": "a SQLite database", b"PAR1": "a single Parquet file"}
+    kind = next((name for magic, name in kinds.items() if head.startswith(magic)), None)
+    if kind is None and path.suffix.lower() == ".csv":
+        kind = "a single CSV file"
+    what = f"is {kind}" if kind else "is not a DuckDB database"
+    return f"not a dataset: it {what}; DATA is a folder with one file per table, or a DuckDB file"
 
 
 def _with_lines(frame: pl.DataFrame) -> pl.DataFrame:
@@ -254,13 +293,40 @@ def _duplicate_header_problem(table: str, path: Path) -> Problem | None:
     return None
 
 
+def _folder_problems(folder: Path, contents: FolderContents) -> list[Problem]:
+    """Near misses and unreadable table paths (errors), stray files (one warning)."""
+    problems = []
+    for table, names in contents.near_misses.items():
+        for name in names:
+            message = (
+                f"file {name!r} is not read: the {table} table must be named exactly "
+                f"{table}.csv or {table}.parquet (rename it)"
+            )
+            problems.append(Problem(table, None, None, message))
+    for table, entries in contents.unreadable.items():
+        for name, why in entries:
+            problems.append(Problem(table, None, None, f"{name} exists but {why}"))
+    if contents.strays:
+        message = f"not tables of the dataset, so not read: {', '.join(contents.strays)}"
+        problems.append(Problem(str(folder), None, None, message, "warning"))
+    return problems
+
+
 def _read_folder(folder: Path) -> RawSource:
     source = RawSource(str(folder))
+    try:
+        contents = folder_contents(folder)
+    except OSError as exc:
+        message = f"cannot list the dataset folder ({exc.strerror or exc})"
+        source.problems.append(Problem(str(folder), None, None, message))
+        return source
+    source.problems.extend(_folder_problems(folder, contents))
     for name in TABLES:
-        csv_path, parquet_path = folder / f"{name}.csv", folder / f"{name}.parquet"
-        present = [p for p in (csv_path, parquet_path) if p.is_file()]
+        present = contents.tables.get(name, [])
+        if name in contents.unreadable or name in contents.near_misses:
+            source.incomplete.add(name)  # its records cannot be vouched for
         if len(present) == 2:
-            message = f"both {csv_path.name} and {parquet_path.name} exist; keep one"
+            message = f"both {present[0].name} and {present[1].name} exist; keep one"
             source.problems.append(Problem(name, None, None, message))
             continue
         if not present:
@@ -287,14 +353,26 @@ def _read_duckdb(path: Path) -> RawSource:
     import duckdb
 
     source = RawSource(str(path), files=[path])
-    try:
-        connection = duckdb.connect(str(path), read_only=True)
+    try:  # read-only, and no extension is ever installed or loaded (no network)
+        connection = duckdb.connect(str(path), read_only=True, config=DUCKDB_CONFIG)
     except duckdb.Error as exc:
-        message = f"not a dataset folder, and cannot be opened as a DuckDB database: {exc}"
+        first = (str(exc).strip() or type(exc).__name__).splitlines()[0]
+        message = f"not a dataset folder, and cannot be opened as a DuckDB database: {first}"
         source.problems.append(Problem(str(path), None, None, message))
         return source
     try:
         present = {row[0] for row in connection.execute("SHOW TABLES").fetchall()}
+        strays = sorted(present - set(TABLES))
+        for name in strays:
+            table = table_of(name)
+            if table is not None:
+                message = f"table {name!r} is not read: it must be named exactly {table}"
+                source.problems.append(Problem(table, None, None, message))
+                source.incomplete.add(table)
+        others = [name for name in strays if table_of(name) is None]
+        if others:
+            message = f"not tables of the dataset, so not read: {', '.join(others)}"
+            source.problems.append(Problem(str(path), None, None, message, "warning"))
         for name in TABLES:
             if name not in present:
                 continue
