@@ -23,7 +23,7 @@ from itptrial.data._schema import TABLES
 
 csv.field_size_limit(2**31 - 1)  # long fields are read, then reported by the parser
 
-DUCKDB_CONFIG = {
+DUCKDB_CONFIG: dict[str, str | bool | int | float | list[str]] = {
     "autoinstall_known_extensions": False,
     "autoload_known_extensions": False,
     "enable_external_access": False,
