@@ -18,6 +18,7 @@ import polars as pl
 import pytest
 
 from itptrial import adjudicate, dataset_from_frames, load_protocol, write_dataset
+from itptrial._output import MANIFEST
 from itptrial.sim import simulate_trial, simulate_trials
 
 PROTOCOL = load_protocol("target020")
@@ -57,7 +58,7 @@ def test_same_seed_gives_byte_identical_datasets(tmp_path: Path, fmt: str) -> No
     first = write_dataset(simulate_trial(PROTOCOL, SIZE, seed=SEED), tmp_path / "a", fmt)
     second = write_dataset(simulate_trial(PROTOCOL, SIZE, seed=SEED), tmp_path / "b", fmt)
     a, b = files(first), files(second)
-    assert sorted(a) == sorted(f"{name}.{fmt}" for name in TABLES)
+    assert sorted(a) == sorted([*(f"{name}.{fmt}" for name in TABLES), MANIFEST])
     for name in a:
         assert a[name] == b[name], f"{name} differs between two runs with the same seed"
 

@@ -9,6 +9,7 @@ code, so no command shows a traceback.
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from functools import wraps
@@ -19,7 +20,7 @@ import typer
 from rich.console import Console
 
 from itptrial._errors import InputError, Problem, summary
-from itptrial._output import check_output_file, check_output_folder
+from itptrial._output import check_output_file, check_output_folder, staged_output
 from itptrial._version import __version__
 
 if TYPE_CHECKING:
@@ -160,7 +161,7 @@ def adjudicate(
 
     if out.suffix.lower() not in OUTPUT_FORMATS:
         raise InputError([Problem(str(out), None, "--out", "must end in .csv or .parquet")])
-    check_output_file(out)
+    check_output_file(out, inputs=[data])
     dataset, protocol_obj = _load(data, protocol)
     endpoints = run_adjudication(dataset, protocol_obj)
     write_endpoints(endpoints, out)
@@ -189,9 +190,10 @@ def analyze(
 ) -> None:
     """Adjudicate and analyse a trial: endpoints.csv, results.json and report.html."""
     from itptrial.analysis import analyze as run_analysis
-    from itptrial.report import write_analysis
+    from itptrial.protocol import load_protocol
+    from itptrial.report import output_names, write_analysis
 
-    check_output_folder(out)
+    check_output_folder(out, inputs=[data], names=output_names(load_protocol(protocol)))
     dataset, protocol_obj = _load(data, protocol)
     analysis = run_analysis(dataset, protocol_obj)
     write_analysis(analysis, out)
@@ -261,13 +263,16 @@ def simulate(
     ] = None,
 ) -> None:
     """Simulate virtual trials, written as native datasets (docs/model.md)."""
-    from itptrial.data import write_dataset
+    from itptrial.data import TABLES, dataset_file_names, write_dataset
     from itptrial.protocol import load_protocol
     from itptrial.sim import check_simulation, load_parameters, simulate_trial, trial_seeds
 
     if engine not in ("fast", "reference"):
         raise InputError([Problem("--engine", None, None, "must be fast or reference")])
-    check_output_folder(out)
+    folders = [out] if trials == 1 else [out / f"trial_{k:04d}" for k in range(1, trials + 1)]
+    check_output_folder(out, names=dataset_file_names(list(TABLES)) if trials == 1 else ())
+    for folder in folders[1:] if trials == 1 else folders:
+        check_output_folder(folder, names=dataset_file_names(list(TABLES)))
     protocol_obj = load_protocol(protocol)
     sizes = _arm_sizes(n_per_arm, protocol_obj)
     params = load_parameters(parameters)
@@ -277,7 +282,7 @@ def simulate(
     with _progress("simulating") as bar:
         task = bar.add_task("simulate", total=trials * days)
         try:
-            for k, sequence in enumerate(trial_seeds(seed, trials), start=1):
+            for folder, sequence in zip(folders, trial_seeds(seed, trials), strict=True):
                 tables = simulate_trial(
                     protocol_obj,
                     sizes,
@@ -286,17 +291,17 @@ def simulate(
                     engine,  # type: ignore[arg-type]
                     progress=lambda step: bar.advance(task, step),
                 )
-                write_dataset(tables, out if trials == 1 else out / f"trial_{k:04d}")
+                write_dataset(tables, folder, command="simulate")
                 written += 1
         except KeyboardInterrupt:
-            stderr.print(f"interrupted: {written} complete trial(s) written to {out}")
-            raise typer.Exit(130) from None
+            _interrupted(f"interrupted: {written} complete trial(s) written to {out}")
     shown = str(out) if trials == 1 else f"{out}/trial_0001 ... trial_{trials:04d}"
     arms = " + ".join(str(n) for n in sizes)
     stdout.print(f"wrote {trials} virtual trial(s) of {arms} subjects: {shown}", markup=False)
 
 
 DEMO_PRESET = "target020"
+DEMO_DATA = "data"  # the demo's virtual trial, inside its output folder
 
 
 @app.command()
@@ -309,13 +314,14 @@ def demo(
 ) -> None:
     """Simulate, analyse and report one virtual trial beside the published results."""
     from itptrial.analysis import analyze as run_analysis
-    from itptrial.data import dataset_from_frames, write_dataset
+    from itptrial.data import TABLES, dataset_file_names, dataset_files, dataset_from_frames
     from itptrial.protocol import load_protocol, published_results
-    from itptrial.report import write_analysis
+    from itptrial.report import analysis_files, output_names
     from itptrial.sim import simulate_trial
 
-    check_output_folder(out)
     protocol_obj = load_protocol(DEMO_PRESET)
+    data_names = [f"{DEMO_DATA}/{name}" for name in dataset_file_names(list(TABLES))]
+    check_output_folder(out, names=[*data_names, *output_names(protocol_obj)])
     published = published_results(DEMO_PRESET)
     sizes = tuple(published.arm_sizes()[arm] for arm in protocol_obj.arm_codes)
     with _progress("simulating") as bar:
@@ -323,13 +329,15 @@ def demo(
         tables = simulate_trial(
             protocol_obj, sizes, seed, progress=lambda step: bar.advance(task, step)
         )
-    write_dataset(tables, out / "data")
-    dataset = dataset_from_frames(tables, protocol_obj, source=str(out / "data"))
+    dataset = dataset_from_frames(tables, protocol_obj, source=str(out / DEMO_DATA))
     analysis = run_analysis(dataset, protocol_obj)
-    write_analysis(analysis, out)
+    with staged_output(out, "demo") as staging:  # the data and its analysis, all or none
+        dataset_files(tables, staging / DEMO_DATA)
+        analysis_files(analysis, staging)
     _print_published_comparison(analysis, published)
     stdout.print(
-        f"wrote {out}/data (the virtual trial), {out}/endpoints.csv, results.json and report.html",
+        f"wrote {out}/{DEMO_DATA} (the virtual trial), {out}/endpoints.csv, results.json and "
+        "report.html",
         markup=False,
     )
 
@@ -370,11 +378,18 @@ def import_sdtm(
         list[str] | None,
         typer.Option(help="CMCAT/CMSCAT value marking rescue therapy (repeatable)."),
     ] = None,
+    force: Annotated[
+        bool, typer.Option(help="Write into a folder that is not empty (never over others' files).")
+    ] = False,
 ) -> None:
     """Convert CDISC SDTM domains (DM, DS, LB, CM, AE, EX, PC) into a native dataset."""
+    from itptrial.data import TABLES, dataset_file_names
     from itptrial.data import import_sdtm as run_import
 
-    check_output_folder(out)
+    check_output_folder(out, inputs=[sdtm_dir], names=dataset_file_names(list(TABLES)))
+    if not force and out.is_dir() and any(out.iterdir()):
+        message = "is not empty: give --force to write the tables into it"
+        raise InputError([Problem(str(out), None, "--out", message)])
     categories = tuple(rescue_category) if rescue_category else ("RESCUE",)
     summary = run_import(sdtm_dir, out, rescue_categories=categories)
     _print_problems(summary.warnings)
@@ -407,9 +422,24 @@ def _usage_message(error: typer.TyperException) -> str:
     return f"error: {command}: {reason} (see '{command} --help')"
 
 
+_SAID: list[str] = []  # what a command said when interrupted (main then says no more)
+
+
+def _interrupted(message: str) -> None:
+    stderr.print(message, markup=False)
+    _SAID.append(message)
+    raise typer.Exit(130)
+
+
+def _terminated(signum: int, frame: object) -> None:
+    """SIGTERM ends a command like Ctrl-C: staging folders are removed, exit 130."""
+    raise KeyboardInterrupt
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Console entry point: every outcome is an exit code and one clear message; no
     tracebacks for users (set ITPTRIAL_DEBUG=1 to see internal ones)."""
+    signal.signal(signal.SIGTERM, _terminated)
     try:
         code = app(args=list(argv) if argv is not None else None, standalone_mode=False)
     except (KeyboardInterrupt, typer.Abort):
@@ -426,6 +456,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         stderr.print(f"internal error: {type(exc).__name__}: {exc}", markup=False)
         stderr.print("set ITPTRIAL_DEBUG=1 to see the traceback", markup=False)
         sys.exit(1)
+    if code == 130 and not _SAID:
+        stderr.print("interrupted")
     sys.exit(code if isinstance(code, int) else 0)
 
 

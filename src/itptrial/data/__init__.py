@@ -3,7 +3,7 @@
 from itptrial.data._dataset import Dataset, dataset_from_frames, load_dataset
 from itptrial.data._read import SUBJECT_KEY
 from itptrial.data._schema import SCHEMA, TABLES, Column, Table
-from itptrial.data._write import write_dataset
+from itptrial.data._write import dataset_file_names, dataset_files, write_dataset
 from itptrial.data.sdtm import ImportSummary, import_sdtm
 
 __all__ = [
@@ -14,6 +14,8 @@ __all__ = [
     "Dataset",
     "ImportSummary",
     "Table",
+    "dataset_file_names",
+    "dataset_files",
     "dataset_from_frames",
     "import_sdtm",
     "load_dataset",

@@ -14,10 +14,10 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from itptrial._output import MANIFEST
 from itptrial.data._schema import TABLES
 
 FORMATS = (".csv", ".parquet")
-MANIFEST = ".itptrial-manifest.json"  # written by itptrial's commands: not a stray file
 
 
 def table_of(name: str) -> str | None:

@@ -176,7 +176,7 @@ def import_sdtm(
         raise InputError(problems, source=str(folder))
     native = {name: frame.drop(WHERE, LINE) for name, frame in tables.items()}
     warnings = _check_native(tables, native, str(folder))
-    write_dataset(native, out)
+    write_dataset(native, out, command="import-sdtm")
     return ImportSummary(
         out=Path(out),
         records={name: frame.height for name, frame in native.items()},

@@ -9,7 +9,7 @@ from itptrial.endpoints._registry import (
     endpoint_columns,
     endpoint_registry,
 )
-from itptrial.endpoints._write import OUTPUT_FORMATS, write_endpoints
+from itptrial.endpoints._write import OUTPUT_FORMATS, endpoints_file, write_endpoints
 
 __all__ = [
     "ENDPOINT_COLUMNS",
@@ -20,5 +20,6 @@ __all__ = [
     "adjudicate",
     "endpoint_columns",
     "endpoint_registry",
+    "endpoints_file",
     "write_endpoints",
 ]
