@@ -91,8 +91,8 @@ def test_outputs_and_exact_top_level_keys(example_out: Path) -> None:
         assert single["p_logrank"] == entry["p_logrank"]  # two arms: the one comparison
         assert single["hazard_ratio"] == entry["hazard_ratio"]
         for arm in ("TAC_DXM", "DXM"):
-            assert set(entry["by_arm"][arm]) == {"n", "events", "median", "median_ci"}
-    assert set(results["safety"]) == {"by_arm", "by_term"}
+            assert {"n", "events", "median", "median_ci"} <= set(entry["by_arm"][arm])
+    assert set(results["safety"]) == {"by_arm", "by_term", "pre_treatment"}
     assert set(results["safety"]["by_arm"]["TAC_DXM"]) == {
         "any_ae",
         "grade_3_plus",
@@ -209,3 +209,52 @@ def test_empty_control_arm_gives_nulls_and_reasons(tmp_path: Path) -> None:
     assert dor["hazard_ratio"]["estimate"] is None and dor["p_logrank"] is None
     html = (tmp_path / "out" / "report.html").read_text()
     assert "Notes on undefined statistics" in html
+
+
+def _nulls_without_notes(value: object, path: str = "") -> list[str]:
+    """Every null (or list holding one) of results.json that has no sibling note."""
+    missing: list[str] = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            undefined = item is None or (isinstance(item, list) and None in item)
+            if undefined and not isinstance(value.get(f"{key}_note"), str):
+                missing.append(f"{path}.{key}")
+            missing += _nulls_without_notes(item, f"{path}.{key}")
+    return missing
+
+
+DEGENERATE = {
+    "empty control arm": [Subject(f"T{i}", {0: 10, 7: 50 + i, 180: 60}) for i in range(3)],
+    "nobody responds": [
+        Subject(f"{arm}{i}", {0: 10, 7: 12, 180: 11}, arm=arm)
+        for arm in ("TAC_DXM", "DXM")
+        for i in range(3)
+    ],
+    "everybody responds at one time": [
+        Subject(f"{arm}{i}", {0: 10, 7: 80, 180: 90}, arm=arm)
+        for arm in ("TAC_DXM", "DXM")
+        for i in range(3)
+    ],
+    "no control responder": [
+        *(Subject(f"T{i}", {0: 10, 7: 80, 180: 90}) for i in range(4)),
+        *(Subject(f"C{i}", {0: 10, 7: 12, 180: 11}, arm="DXM") for i in range(4)),
+    ],
+}
+
+
+@pytest.mark.parametrize("case", sorted(DEGENERATE))
+def test_every_null_says_why(case: str, tmp_path: Path) -> None:
+    data = write(DEGENERATE[case], tmp_path / "data")
+    code, output = run("analyze", str(data), "--out", str(tmp_path / "out"))
+    assert code == 0, output
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert _nulls_without_notes(results) == []
+    if case == "no control responder":
+        odds = results["binary"]["initial_response"]["odds_ratio"]
+        assert odds["estimate"] is None and odds["estimate_note"] == "infinite"
+        assert odds["ci"][1] is None and odds["ci_note"] == "upper: infinite"
+        html = (tmp_path / "out" / "report.html").read_text()
+        assert "∞" in html  # an infinite upper limit is shown as such, not as "NE"
+    if case == "everybody responds at one time":
+        ttr = results["time_to_event"]["time_to_response"]
+        assert ttr["p_logrank"] is None and ttr["p_logrank_note"] == "zero variance"

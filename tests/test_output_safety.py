@@ -56,10 +56,12 @@ COMMANDS: dict[str, tuple[Command, str]] = {
     ),
     "demo": (lambda tmp, out: ["demo", "--out", out], "results.json"),
     "import-sdtm": (
-        lambda tmp, out: ["import-sdtm", write_sdtm(tmp / "sdtm", sample()), "--out", out,
-                          "--force"],
+        lambda tmp, out: [
+            *("import-sdtm", write_sdtm(tmp / "sdtm", sample())),
+            *("--out", out, "--force"),
+        ],
         "subjects.csv",
-    ),  # fmt: skip
+    ),
 }
 
 

@@ -30,6 +30,7 @@ from itptrial.stats import (
     stratified_cox_hazard_ratio,
     stratified_logrank,
 )
+
 from r_compare import FISHER_REL, REL, close, close_fisher, solves
 
 REFERENCE = Path(__file__).parent / "reference"

@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 from itptrial import adjudicate, dataset_from_frames, load_dataset, load_protocol
 from itptrial.analysis import analyze, results_dict
 from itptrial.cli import app
+
 from r_compare import close, close_fisher, solves
 
 ROOT = Path(__file__).parent.parent

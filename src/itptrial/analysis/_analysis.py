@@ -17,9 +17,11 @@ from itptrial.analysis._descriptive import (
     Trajectory,
     baseline,
     flow,
+    pre_treatment_events,
     safety_by_arm,
     safety_by_term,
     trajectories,
+    treatment_emergent,
 )
 from itptrial.analysis._tte import TimeToEvent, analyze_time_to_event
 from itptrial.data import Dataset
@@ -49,8 +51,9 @@ class Analysis:
     baseline: dict[str, Baseline]
     binary: dict[str, BinaryEndpoint]
     time_to_event: dict[str, TimeToEvent]
-    safety: dict[str, SafetySummary]
+    safety: dict[str, SafetySummary]  # treatment-emergent adverse events
     safety_terms: dict[str, dict[str, dict[str, int]]]
+    pre_treatment: pl.DataFrame  # adverse events before treatment, listed apart
     trajectories: dict[str, Trajectory]
     warnings: tuple[Problem, ...]
     software_version: str
@@ -72,6 +75,7 @@ def analyze(data: Dataset, protocol: Protocol) -> Analysis:
     subjects = data.subjects
     itt = endpoints.join(subjects.select("subject_id", "stratum"), on="subject_id")
     line = timeline(protocol)
+    emergent = treatment_emergent(data)
     return Analysis(
         protocol=protocol,
         dataset=data,
@@ -93,8 +97,9 @@ def analyze(data: Dataset, protocol: Protocol) -> Analysis:
             for e in registry
             if e.kind == "time_to_event"
         },
-        safety={arm: safety_by_arm(data, arm) for arm in arms},
-        safety_terms=safety_by_term(data, arms),
+        safety={arm: safety_by_arm(emergent, arm) for arm in arms},
+        safety_terms=safety_by_term(emergent, arms),
+        pre_treatment=pre_treatment_events(data),
         trajectories=trajectories(data, arms, line.trajectory_edges),
         warnings=data.warnings,
         software_version=__version__,

@@ -93,12 +93,37 @@ class SafetySummary:
     related: int
 
 
-def safety_by_arm(data: Dataset, arm: str) -> SafetySummary:
-    arms = data.subjects.select("subject_id", "arm")
-    events = data.adverse_events.join(arms, on="subject_id").filter(pl.col("arm") == arm)
+def _with_arm(data: Dataset) -> pl.DataFrame:
+    """Adverse events with the subject's arm and whether they are treatment-emergent
+    (start_date on or after treatment_start_date, treated subjects only; endpoints.md)."""
+    subjects = data.subjects.select("subject_id", "arm", "treatment_start_date")
+    emergent = (pl.col("start_date") >= pl.col("treatment_start_date")).fill_null(False)
+    return data.adverse_events.join(subjects, on="subject_id").with_columns(
+        emergent.alias("emergent")
+    )
+
+
+def treatment_emergent(data: Dataset) -> pl.DataFrame:
+    """The treatment-emergent adverse events, which every safety count uses."""
+    return _with_arm(data).filter(pl.col("emergent"))
+
+
+def pre_treatment_events(data: Dataset) -> pl.DataFrame:
+    """Adverse events before treatment (or of never-treated subjects): listed apart."""
+    return (
+        _with_arm(data)
+        .filter(~pl.col("emergent"))
+        .select("subject_id", "arm", "term", "start_date", "ctcae_grade", "serious", "related")
+        .sort("subject_id", "start_date", "term")
+    )
+
+
+def safety_by_arm(events: pl.DataFrame, arm: str) -> SafetySummary:
+    """Subjects of ``arm`` with any, grade >= 3, serious, related event among ``events``."""
+    mine = events.filter(pl.col("arm") == arm)
 
     def subjects_with(condition: pl.Expr) -> int:
-        return events.filter(condition).get_column("subject_id").n_unique()
+        return mine.filter(condition).get_column("subject_id").n_unique()
 
     return SafetySummary(
         any_ae=subjects_with(pl.lit(True)),
@@ -108,11 +133,12 @@ def safety_by_arm(data: Dataset, arm: str) -> SafetySummary:
     )
 
 
-def safety_by_term(data: Dataset, arms: tuple[str, ...]) -> dict[str, dict[str, dict[str, int]]]:
+def safety_by_term(
+    events: pl.DataFrame, arms: tuple[str, ...]
+) -> dict[str, dict[str, dict[str, int]]]:
     """term -> arm -> worst grade ("1".."5") -> subjects (each counted once per term)."""
     worst = (
-        data.adverse_events.join(data.subjects.select("subject_id", "arm"), on="subject_id")
-        .group_by("term", "arm", "subject_id")
+        events.group_by("term", "arm", "subject_id")
         .agg(pl.col("ctcae_grade").max().alias("grade"))
         .group_by("term", "arm", "grade")
         .len()

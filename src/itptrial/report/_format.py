@@ -20,17 +20,28 @@ def num(value: float | None, digits: int = 2) -> str:
     return f"{value:.{digits}f}"
 
 
-def interval(ci: Interval | None, fmt: str = "num", digits: int = 2) -> str:
-    """'[lo, hi]' with 'n/a' for a bound that does not exist; 'NE' for not estimable."""
+INFINITY = "\u221e"
+
+
+def interval(
+    ci: Interval | None, fmt: str = "num", digits: int = 2, infinite_upper: bool = False
+) -> str:
+    """'[lo, hi]' with 'n/a' for no interval, 'NE' for a bound not estimable, and '∞'
+    for an upper bound that is infinite (an odds ratio with a zero cell)."""
     if ci is None or (ci[0] is None and ci[1] is None):
         return "n/a"
 
-    def one(value: float | None) -> str:
+    def one(value: float | None, upper: bool) -> str:
         if value is None:
-            return "NE"
+            return INFINITY if upper and infinite_upper else "NE"
         return pct(value) if fmt == "pct" else f"{value:.{digits}f}"
 
-    return f"[{one(ci[0])}, {one(ci[1])}]"
+    return f"[{one(ci[0], False)}, {one(ci[1], True)}]"
+
+
+def infinite(note: str | None) -> bool:
+    """The statistic's note says a value is infinite (or overflows)."""
+    return note is not None and ("infinite" in note or "overflow" in note)
 
 
 def signed_pct(value: float | None) -> str:

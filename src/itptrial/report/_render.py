@@ -87,6 +87,14 @@ def _strata(strata: tuple[str, ...], left_out: int) -> dict[str, Any]:
     return {"strata": ", ".join(strata), "left_out": left_out}
 
 
+def _odds_ratio(c: BinaryComparison, notes: Notes) -> str:
+    """The odds ratio, '∞' when it is infinite (no responder in the control arm)."""
+    note = c.fisher.note
+    if c.fisher.odds_ratio is None and note and "odds ratio infinite" in note:
+        return f.INFINITY + notes.mark(note)
+    return f.num(c.fisher.odds_ratio) + notes.mark(note)
+
+
 def _binary_comparison(c: BinaryComparison, notes: Notes) -> dict[str, Any]:
     d = c.difference
     row: dict[str, Any] = {
@@ -94,8 +102,8 @@ def _binary_comparison(c: BinaryComparison, notes: Notes) -> dict[str, Any]:
         "difference": f.signed_pct(d.estimate) + notes.mark(d.note),
         "newcombe": f.signed_interval(d.newcombe),
         "mn": f.signed_interval(d.miettinen_nurminen),
-        "odds_ratio": f.num(c.fisher.odds_ratio) + notes.mark(c.fisher.note),
-        "or_ci": f.interval(c.fisher.ci),
+        "odds_ratio": _odds_ratio(c, notes),
+        "or_ci": f.interval(c.fisher.ci, infinite_upper=f.infinite(c.fisher.note)),
         "p_chisq": f.p_value(c.chi_square.p_value) + notes.mark(c.chi_square.note),
         "p_fisher": f.p_value(c.fisher.p_value),
         "holm_chisq": _holm(c.holm, "p_chisq"),
@@ -145,7 +153,7 @@ def _tte_comparison(c: TimeToEventComparison, notes: Notes) -> dict[str, Any]:
         "p_logrank": f.p_value(c.logrank.p_value) + notes.mark(c.logrank.note),
         "holm_logrank": _holm(c.holm, "p_logrank"),
         "hr": f.num(hr.estimate) + notes.mark(hr.note),
-        "hr_ci": f.interval(hr.ci),
+        "hr_ci": f.interval(hr.ci, infinite_upper=f.infinite(hr.note)),
         "stratified": None,
     }
     if c.stratified is not None:
@@ -256,7 +264,18 @@ def _safety(analysis: Analysis) -> dict[str, Any]:
         }
         for term, by_arm in analysis.safety_terms.items()
     ]
-    return {"summary": summary, "terms": terms, "grades": GRADES}
+    before = [
+        {
+            "subject": row["subject_id"],
+            "arm": row["arm"],
+            "term": row["term"],
+            "date": str(row["start_date"]),
+            "grade": row["ctcae_grade"],
+            "serious": "yes" if row["serious"] else "no",
+        }
+        for row in analysis.pre_treatment.iter_rows(named=True)
+    ]
+    return {"summary": summary, "terms": terms, "grades": GRADES, "before": before}
 
 
 def _listing(analysis: Analysis) -> list[dict[str, str]]:
