@@ -7,6 +7,7 @@ Every case must exit 2 with one clear ``error: ...`` line on stderr naming what 
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -38,6 +39,14 @@ def text_file(tmp: Path, name: str, text: str | bytes) -> str:
     return str(path)
 
 
+def fifo(tmp: Path, name: str) -> str:
+    """A named pipe: reading it would block for ever."""
+    path = tmp / name
+    if not path.exists():
+        os.mkfifo(path)
+    return str(path)
+
+
 def folder(tmp: Path, name: str = "a_folder") -> str:
     path = tmp / name
     path.mkdir(exist_ok=True)
@@ -55,6 +64,7 @@ def out(tmp: Path, name: str = "out") -> str:
 PROTOCOL_FILES: dict[str, tuple[Callable[[Path], str], str]] = {
     "missing": (lambda t: str(t / "nope.toml"), "no such protocol file, and not a preset"),
     "folder": (lambda t: folder(t), "is a folder, not a protocol file"),
+    "fifo": (lambda t: fifo(t, "p.toml"), "is not a regular file, not a protocol file"),
     "not_toml": (lambda t: text_file(t, "p.toml", "subject_id,arm\nS1,A\n"), "invalid TOML"),
     "latin1": (lambda t: text_file(t, "p.toml", b'title = "S\xe9ville"\n'), "not valid UTF-8"),
     "unknown_key": (lambda t: protocol(t, "[endpoints]\nhorizn = 3\n"), "unknown key"),
@@ -90,6 +100,7 @@ SHIPPED_PARAMETERS = (
 PARAMETER_FILES: dict[str, tuple[Callable[[Path], str], str]] = {
     "missing": (lambda t: str(t / "none.toml"), "no such model parameter file"),
     "folder": (lambda t: folder(t), "is a folder, not a model parameter file"),
+    "fifo": (lambda t: fifo(t, "m.toml"), "is not a regular file, not a model parameter file"),
     "not_toml": (lambda t: text_file(t, "m.toml", "[["), "invalid TOML"),
     "bad_value": (
         lambda t: text_file(t, "m.toml", SHIPPED_PARAMETERS.replace("kdeg = 0.1 ", "kdeg = -1 ")),

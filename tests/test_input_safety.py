@@ -236,3 +236,27 @@ def test_a_duckdb_near_miss_table_is_an_error(tmp_path: Path) -> None:
     assert "rescue:-:-: table 'Rescue' is not read: it must be named exactly rescue" in errors(
         lines
     )
+
+
+def test_an_sdtm_domain_that_cannot_be_read_is_an_error(tmp_path: Path) -> None:
+    sdtm = tmp_path / "sdtm"
+    sdtm.mkdir()
+    os.mkfifo(sdtm / "dm.csv")  # reading it would block for ever
+    result = CliRunner().invoke(app, ["import-sdtm", str(sdtm), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2
+    assert "DM:-:-: dm.csv exists but is not a regular file" in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_report_says_how_many_subjects_the_stratified_analysis_leaves_out(
+    tmp_path: Path,
+) -> None:
+    data = copy(tmp_path)
+    set_cell(data, "subjects", "stratum", 0, "")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["analyze", str(data), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    html = (out / "report.html").read_text()
+    assert "1 without a stratum left out" in html
+    results = (out / "results.json").read_text()
+    assert '"subjects_without_stratum": 1' in results

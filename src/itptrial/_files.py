@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,9 @@ def read_text_file(path: Path, what: str) -> str:
     source = str(path)
     if path.is_dir():
         raise InputError([Problem(source, None, None, f"is a folder, not a {what}")])
+    if os.path.lexists(path) and not path.is_file():  # a FIFO would block, a loop fails
+        kind = "a broken or looping symbolic link" if path.is_symlink() else "not a regular file"
+        raise InputError([Problem(source, None, None, f"is {kind}, not a {what}")])
     try:
         return path.read_text(encoding="utf-8")
     except FileNotFoundError:

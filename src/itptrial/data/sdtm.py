@@ -24,6 +24,7 @@ import pyreadstat
 
 from itptrial._errors import InputError, Problem
 from itptrial.data._dataset import dataset_from_frames
+from itptrial.data._paths import unreadable
 from itptrial.data._schema import DATE_COLUMN, DTYPES, TABLES
 from itptrial.data._write import write_dataset
 
@@ -192,19 +193,26 @@ def _read_domains(folder: Path) -> tuple[dict[str, pl.DataFrame], list[Problem],
     """Domain name -> text frame (upper-case variable names, empty cells null, LINE)."""
     files: dict[str, list[Path]] = {}
     ignored: list[str] = []
+    unreadable_domains: list[Problem] = []
     for path in sorted(folder.iterdir()):
-        if path.is_file() and path.suffix.lower() in (".xpt", ".csv"):
-            if path.stem.upper() in DOMAINS:
+        if path.suffix.lower() in (".xpt", ".csv"):
+            if path.stem.upper() not in DOMAINS:
+                ignored.append(path.name)
+                continue
+            why = unreadable(path)
+            if why is None:
                 files.setdefault(path.stem.upper(), []).append(path)
             else:
-                ignored.append(path.name)
+                message = f"{path.name} exists but {why}"
+                unreadable_domains.append(Problem(path.stem.upper(), None, None, message))
     problems = [
         Problem(
             name, None, None, f"missing required domain ({name.lower()}.xpt or {name.lower()}.csv)"
         )
         for name in REQUIRED_DOMAINS
-        if name not in files
+        if name not in files and not any(p.where == name for p in unreadable_domains)
     ]
+    problems += unreadable_domains
     domains: dict[str, pl.DataFrame] = {}
     for name, paths in files.items():
         if len(paths) > 1:
