@@ -17,6 +17,7 @@ import hashlib
 import json
 import os
 import shutil
+import signal
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -204,6 +205,23 @@ def staged_output(folder: str | Path, command: str, replaces: Sequence[str] = ()
     staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=base))
     try:
         yield staging
-        _commit(staging, folder, command, replaces)
+        with _signals_held():
+            _commit(staging, folder, command, replaces)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+@contextmanager
+def _signals_held() -> Iterator[None]:
+    """Ctrl-C and SIGTERM wait while the files move into place (a fraction of a second),
+    so an interruption never leaves half of them moved."""
+    held = {signal.SIGINT, signal.SIGTERM}
+    try:
+        previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    except (AttributeError, ValueError, OSError):  # pragma: no cover - not POSIX
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
