@@ -23,7 +23,7 @@ PARSED = "__ok"  # per record: every cell of it parsed (made by parse_table)
 
 
 QUOTED_CHARS = 60  # a value quoted in a message is cut after this many characters
-MAX_CELL_CHARS = 1000  # no value of a schema column is this long; extra columns are free
+MAX_CELL_BYTES = 4096  # no value of a schema column is this long; extra columns are free
 
 
 def _quoted(raw: pl.Expr) -> pl.Expr:
@@ -108,11 +108,11 @@ def _parse_column(column: Column, arms: Sequence[str] | None) -> tuple[pl.Expr, 
         flag = empty if column.required else pl.lit(False)
         if bad is not None:
             flag = flag | (~empty & bad.fill_null(True))
-    long = (raw.str.len_chars() > MAX_CELL_CHARS).fill_null(False)
+    long = (raw.str.len_bytes() > MAX_CELL_BYTES).fill_null(False)
     empty_message = pl.lit(f"empty {column.name}" if column.required else None, dtype=pl.String)
     error = (
         pl.when(long)
-        .then(pl.lit(f"value longer than {MAX_CELL_CHARS} characters: ") + _quoted(raw))
+        .then(pl.lit(f"value longer than {MAX_CELL_BYTES} bytes: ") + _quoted(raw))
         .when(empty)
         .then(empty_message)
         .otherwise(pl.when(bad.fill_null(True)).then(invalid) if bad is not None else pl.lit(None))

@@ -47,15 +47,15 @@ def before_randomization(
     counts in the baseline window often precede randomization)."""
     problems = []
     for name, column in BEFORE_RANDOMIZATION.items():
-        frame = tables[name].with_columns(
-            _by_subject(by_key, "randomization_date", tables[name]).alias("randomized"),
-            _by_subject(by_key, "treatment_start_date", tables[name]).alias("day0"),
-        )
-        early = pl.col(column) < pl.col("randomized")
+        records = tables[name]
+        randomized = _by_subject(by_key, "randomization_date", records)
+        early = records.with_columns(randomized.alias("randomized")).filter(
+            pl.col(column) < pl.col("randomized")
+        )  # usually few: the Day 0 look-up below runs on these alone
         if name == "platelets":
-            in_window = (pl.col(column) - pl.col("day0")).dt.total_days() >= -window
-            early = early & ~in_window.fill_null(False)
-        flagged = frame.filter(early).sort(LINE)
+            day0 = _by_subject(by_key, "treatment_start_date", early)
+            in_window = (early.get_column(column) - day0).dt.total_days() >= -window
+            early = early.filter(~in_window.fill_null(False))
         problems += [
             Problem(
                 name,
@@ -65,7 +65,7 @@ def before_randomization(
                 f"of subject '{row['subject_id']}'",
                 "warning",
             )
-            for row in flagged.iter_rows(named=True)
+            for row in early.sort(LINE).iter_rows(named=True)
         ]
     return problems
 
