@@ -1,7 +1,7 @@
 """Comparing itptrial's numbers with R's (tests/reference/r_reference.json).
 
 Tolerance: 1e-6 relative; 2e-4 relative for the Fisher odds ratio and its interval (R's
-``uniroot`` finds them only to about 1e-5, endpoints.md), or within 2e-4 on R's
+``uniroot`` finds them coarsely, docs/analysis.md), or within 2e-4 on R's
 root-finding scale, with our value checked to solve the defining equation exactly.
 """
 

@@ -5,7 +5,7 @@ R is not needed to run these tests: r_reference.json is committed.  Regenerate w
     python tests/reference/make_inputs.py && Rscript tests/reference/make_reference.R
 
 Tolerance: 1e-6 relative; 2e-4 relative for the Fisher odds ratio and its interval (R's
-``uniroot`` finds them only to about 1e-5, endpoints.md).  R's NA/NaN/Inf are JSON null
+``uniroot`` finds them coarsely, docs/analysis.md).  R's NA/NaN/Inf are JSON null
 and must be ``None`` here.  Deliberate differences from R (all "undefined" cases where R
 still prints a number) are listed in ``DELIBERATE`` and asserted explicitly.
 """

@@ -180,8 +180,10 @@ def fisher_exact(x1: int, n1: int, x0: int, n0: int, level: float = 0.95) -> Fis
     Notes
     -----
     scipy ``fisher_exact`` (p) and ``contingency.odds_ratio(kind="conditional")``
-    (estimate and interval), equal to R ``fisher.test``; R finds the estimate and the
-    interval only to about 1e-5 relative (``uniroot`` tolerance).
+    (estimate and interval), the exact roots of the conditional likelihood and tail
+    equations. R ``fisher.test`` finds them with ``uniroot`` (absolute tolerance about
+    1.2e-4 on its root scale), which leaves large upper limits up to about 2% from the
+    root (docs/analysis.md).
 
     References
     ----------
