@@ -212,8 +212,7 @@ EXPECTED = {
     ],
     "rescue": [
         ("subject_id", "start_date", "treatment"),
-        ("S01-001", "2021-03-05", "IVIG"),  # CMCAT RESCUE
-        ("S02-003", "2021-03-10", "PLATELET TRANSFUSION"),  # CMSCAT rescue
+        ("S01-001", "2021-03-05", "IVIG"),  # CMCAT RESCUE (CMSCAT is not looked at)
     ],
     "adverse_events": [
         ("subject_id", "term", "start_date", "ctcae_grade", "serious", "related"),
@@ -240,17 +239,47 @@ EXPECTED = {
 }
 
 NOTES_WITH_DS = (
-    "not imported (not a mapped domain): {vs}",
-    "skipped 2 screen failures (ARMCD SCRNFAIL)",
-    "skipped 1 subject not assigned to an arm (ARMCD NOTASSGN)",
-    "skipped 1 subject with empty ARMCD (not randomized)",
-    "randomization_date from DS (DSDECOD RANDOMIZED, DSSTDTC)",
-    "treatment_start_date of 1 subject from the earliest EX.EXSTDTC (DM.RFXSTDTC empty)",
-    "1 randomized subject never exposed (no RFXSTDTC, no EX dose): empty treatment_start_date",
-    "LB: skipped 1 record of subjects who were not randomized",
-    "LB: skipped 1 PLAT record with LBSTAT NOT DONE",
-    "PC: skipped 1 record with PCSTAT NOT DONE",
+    "not read (not a mapped domain): {vs}",
+    "randomization_date: DS.DSSTDTC of the DSDECOD RANDOMIZED record",
+    "treatment_start_date (Day 0): DM.RFXSTDTC for 1, the first EX record for 1, "
+    "none (never treated) for 1 of 3 subjects",
     BLEEDING_NOTE,
+)
+# (domain, outcome, count, what), worked out from the sample by hand.
+TALLIES = {
+    ("DM", "read", 7, "records"),
+    ("DM", "kept", 3, "randomized subjects (ARMCD not SCRNFAIL, NOTASSGN or empty)"),
+    ("DM", "arm", 2, "ARMCD DXM"),
+    ("DM", "arm", 1, "ARMCD TAC_DXM"),
+    ("DM", "left out", 1, "ARMCD empty"),
+    ("DM", "left out", 1, "ARMCD NOTASSGN"),
+    ("DM", "left out", 2, "ARMCD SCRNFAIL"),
+    ("DS", "read", 5, "records"),
+    ("DS", "other", 2, "other dispositions"),
+    ("DS", "kept", 3, "randomization records (DSDECOD RANDOMIZED)"),
+    ("EX", "read", 4, "records"),
+    ("EX", "kept", 4, "exposure records"),
+    ("EX", "derived", 8, "daily doses (one per subject, drug and day)"),
+    ("EX", "dose", 200, "dexamethasone"),  # 4 days x 40 mg + 40 mg
+    ("EX", "dose", 6, "tacrolimus"),  # 1 mg BID x 3 days (+ 0.5 mg): 6.5, rounded
+    ("LB", "read", 7, "records"),
+    ("LB", "other", 1, "other tests"),
+    ("LB", "left out", 1, "records of subjects left out"),
+    ("LB", "left out", 1, "LBSTAT NOT DONE"),
+    ("LB", "kept", 4, "platelet counts (LBTESTCD PLAT)"),
+    ("CM", "read", 3, "records"),
+    ("CM", "other", 2, "other medications"),
+    ("CM", "kept", 1, "rescue records (CMCAT RESCUE)"),
+    ("AE", "read", 4, "records"),
+    ("AE", "kept", 4, "adverse events"),
+    ("PC", "read", 2, "records"),
+    ("PC", "left out", 1, "PCSTAT NOT DONE"),
+    ("PC", "kept", 1, "samples (PC has no time point variable: each is a trough)"),
+}
+OVERLAP = (
+    "EX:4:EXSTDTC: EX records at lines 3 and 4 of subject 'S01-001' both give tacrolimus "
+    "on 2021-03-03: their doses are added (2.5 mg a day); if one replaces the other, end "
+    "the first one the day before (EXENDTC)"
 )
 
 
@@ -264,9 +293,19 @@ def test_sample_gives_the_hand_worked_records(tmp_path: Path, fmt: str) -> None:
     assert dict(summary.records) == {name: len(rows) - 1 for name, rows in EXPECTED.items()}
     vs = "vs.csv" if fmt == "csv" else "VS.xpt"
     assert summary.notes == tuple(n.format(vs=vs) for n in NOTES_WITH_DS)
+    assert {(t.domain, t.outcome, t.count, t.what) for t in summary.tallies} == TALLIES
+    assert [str(w) for w in summary.warnings] == [OVERLAP]
     dataset = load_dataset(tmp_path / "data")  # no protocol: must load without errors
-    assert dataset.warnings == summary.warnings == ()
+    assert dataset.warnings == ()
     assert dataset.subjects.height == 3
+
+
+def test_every_record_read_is_accounted_for(tmp_path: Path) -> None:
+    """Per domain: records read = kept + other data + left out."""
+    summary = import_sdtm(write_sdtm(tmp_path / "sdtm", sample()), tmp_path / "data")
+    for domain in ("DM", "DS", "EX", "LB", "CM", "AE", "PC"):
+        parts = sum(summary.tally(domain, o) for o in ("kept", "other", "left out"))
+        assert summary.tally(domain, "read") == parts, domain
 
 
 def test_csv_and_xpt_give_identical_datasets(tmp_path: Path) -> None:
@@ -291,7 +330,10 @@ def test_without_ds_randomization_date_is_rfstdtc(tmp_path: Path, ds: str) -> No
         ("S02-003", "2021-03-04"),
         ("S02-005", "2021-03-08"),
     ]
-    note = "randomization_date is DM.RFSTDTC (no DS record with DSDECOD RANDOMIZED)"
+    note = (
+        "randomization_date: DM.RFSTDTC (DS holds no DSDECOD RANDOMIZED record); "
+        "check that RFSTDTC is the randomization date in this study"
+    )
     assert note in summary.notes
 
 
@@ -312,19 +354,39 @@ def test_domain_file_names_are_case_insensitive_and_optional(tmp_path: Path) -> 
 
 
 @pytest.mark.parametrize(
-    ("categories", "treatments"),
+    ("mapping", "treatments"),
     [
-        (("RESCUE",), ["IVIG", "PLATELET TRANSFUSION"]),
-        (("prior/concomitant",), ["PLATELET TRANSFUSION"]),
-        (("RESCUE MEDICATION",), []),
+        ("", ["IVIG"]),  # the default: CMCAT RESCUE
+        ('[rescue]\nCMCAT = ["RESCUE"]\nCMSCAT = ["rescue"]', ["IVIG", "PLATELET TRANSFUSION"]),
+        ('[rescue]\nCMCAT = ["prior/concomitant"]', ["PLATELET TRANSFUSION"]),
+        ('[rescue]\nCMTRT = ["ivig"]', ["IVIG"]),
+        ('[rescue]\nCMDECOD = ["IVIG"]', []),  # CM has no CMDECOD: see the next test
     ],
 )
-def test_rescue_is_selected_by_cmcat_or_cmscat(
-    tmp_path: Path, categories: tuple[str, ...], treatments: list[str]
+def test_rescue_is_selected_by_any_of_four_variables(
+    tmp_path: Path, mapping: str, treatments: list[str]
 ) -> None:
-    sdtm = write_sdtm(tmp_path / "sdtm", sample())
-    import_sdtm(sdtm, tmp_path / "data", rescue_categories=categories)
+    domains = sample()
+    domains["CM"][0].append("CMDECOD")
+    for row in domains["CM"][1:]:
+        row.append("")
+    sdtm = write_sdtm(tmp_path / "sdtm", domains)
+    (tmp_path / "mapping.toml").write_text(mapping + "\n")
+    summary = import_sdtm(sdtm, tmp_path / "data", mapping=tmp_path / "mapping.toml")
     assert [r[2] for r in read_table(tmp_path / "data", "rescue")[1:]] == treatments
+    hints = [w for w in summary.warnings if w.where == "CM"]
+    assert bool(hints) == (not treatments)
+
+
+def test_a_rescue_selection_matching_nothing_says_what_is_there(tmp_path: Path) -> None:
+    sdtm = write_sdtm(tmp_path / "sdtm", sample())
+    (tmp_path / "mapping.toml").write_text('[rescue]\nCMCAT = ["RESCUE MEDICATION"]\n')
+    summary = import_sdtm(sdtm, tmp_path / "data", mapping=tmp_path / "mapping.toml")
+    assert [str(w) for w in summary.warnings if w.where == "CM"] == [
+        "CM:-:CMCAT: no CM record is rescue therapy by CMCAT RESCUE MEDICATION, so none is "
+        "imported (CMCAT values present: RESCUE, CONCOMITANT, PRIOR/CONCOMITANT); choose the "
+        "rescue records under [rescue] in the mapping"
+    ]
 
 
 def set_cell(domain: str, line: int, column: str, value: str) -> Callable[[Domains], None]:
@@ -371,7 +433,7 @@ ERROR_CASES = {
     "non-numeric LBSTRESN": (
         set_cell("LB", 6, "LBSTRESN", "<10"),
         [("LB", 6, "LBSTRESN")],
-        "not a number",
+        "unparseable number",
     ),
     "LBSTRESN out of range": (
         set_cell("LB", 2, "LBSTRESN", "6000"),
@@ -383,12 +445,12 @@ ERROR_CASES = {
     "missing LB variable": (
         drop_column("LB", "LBSTRESU"),
         [("LB", 1, "LBSTRESU")],
-        "missing required variable",
+        "missing required column",
     ),
     "two counts on one day": (
         add_record("LB", USUBJID="S01-001", LBDTC="2021-03-08T16:00", LBSTRESN="70", **PLAT),
         [("LB", 9, "LBSTRESN")],
-        "conflicts with 62 at line 4",
+        "(line 4 has 62)",
     ),
     "subject not in DM": (
         add_record("LB", USUBJID="S09-999", LBDTC="2021-03-08", LBSTRESN="70", **PLAT),
@@ -428,12 +490,12 @@ ERROR_CASES = {
     "RFXSTDTC before randomization": (
         set_cell("DS", 3, "DSSTDTC", "2021-03-02"),
         [("DM", 2, "RFXSTDTC")],
-        "before its randomization",
+        "RFXSTDTC 2021-03-01 is before DSSTDTC 2021-03-02",
     ),
     "first EX dose before randomization": (
         set_cell("DS", 5, "DSSTDTC", "2021-03-05"),
         [("EX", 5, "EXSTDTC")],
-        "before its randomization",
+        "EXSTDTC 2021-03-04 is before DSSTDTC 2021-03-05",
     ),
     "rescue start partial": (
         set_cell("CM", 2, "CMSTDTC", "2021"),
@@ -451,20 +513,21 @@ ERROR_CASES = {
         "partial",
     ),
     "EXDOSFRQ": (set_cell("EX", 2, "EXDOSFRQ", "QOD"), [("EX", 2, "EXDOSFRQ")], "BID"),
-    "EXDOSU": (set_cell("EX", 3, "EXDOSU", "ug"), [("EX", 3, "EXDOSU")], "mg"),
+    "EXDOSU": (set_cell("EX", 3, "EXDOSU", "mg/kg"), [("EX", 3, "EXDOSU")], "mg"),
     "EXENDTC before EXSTDTC": (
         set_cell("EX", 2, "EXENDTC", "2021-02-28"),
         [("EX", 2, "EXENDTC")],
         "before EXSTDTC",
     ),
-    # 60000 mg BID: a daily total of 120000 mg on 1, 2 and 3 (+0.5 mg) March.
+    # 60000 mg BID: a daily total of 120000 mg on 1, 2 and 3 (+0.5 mg) March: one
+    # problem for the record, not one per day.
     "daily total above the schema bound": (
         set_cell("EX", 3, "EXDOSE", "60000"),
-        [("EX", 3, "EXDOSE")] * 3,
-        "above 100000",
+        [("EX", 3, "EXDOSE")],
+        "EXDOSE above 100000: '120000.0' (the daily total in mg",
     ),
     "missing EX variable": (drop_column("EX", "EXDOSU"), [("EX", 1, "EXDOSU")], "missing"),
-    "PC unit": (set_cell("PC", 2, "PCSTRESU", "mg/L"), [("PC", 2, "PCSTRESU")], "ng/mL"),
+    "PC unit": (set_cell("PC", 2, "PCSTRESU", "nmol/L"), [("PC", 2, "PCSTRESU")], "ng/mL"),
     "errors in several domains are all listed": (
         lambda d: [
             f(d)
@@ -492,19 +555,21 @@ def test_each_error_names_domain_line_and_variable(tmp_path: Path, case: str, fm
     sdtm = write_sdtm(tmp_path / "sdtm", domains, fmt)
     with pytest.raises(InputError) as caught:
         import_sdtm(sdtm, tmp_path / "data")
-    problems = caught.value.problems
+    problems = [p for p in caught.value.problems if p.severity == "error"]
     assert [(p.where, p.line, p.column) for p in problems] == expected, caught.value.report()
     assert word in problems[0].message
     assert not (tmp_path / "data").exists()
 
 
-def test_rescue_categories_widen_what_is_checked(tmp_path: Path) -> None:
-    """Only imported CM records are checked: CONCOMITANT makes the partial date matter."""
+def test_only_imported_records_are_checked(tmp_path: Path) -> None:
+    """Choosing CONCOMITANT as rescue makes the partial date of that record matter."""
     sdtm = write_sdtm(tmp_path / "sdtm", sample())
+    (tmp_path / "mapping.toml").write_text('[rescue]\nCMCAT = ["CONCOMITANT"]\n')
     with pytest.raises(InputError) as caught:
-        import_sdtm(sdtm, tmp_path / "data", rescue_categories=("CONCOMITANT",))
-    assert [str(p) for p in caught.value.problems] == [
-        "CM:3:CMSTDTC: partial date '2021-03': a complete date YYYY-MM-DD is needed"
+        import_sdtm(sdtm, tmp_path / "data", mapping=tmp_path / "mapping.toml")
+    assert [str(p) for p in caught.value.problems if p.severity == "error"] == [
+        "CM:3:CMSTDTC: partial date '2021-03': a complete date YYYY-MM-DD is needed (or "
+        'impute the first day with [dates] partial = "first" in the mapping)'
     ]
 
 
@@ -515,7 +580,7 @@ def test_two_files_for_one_domain_and_ragged_csv(tmp_path: Path) -> None:
         f.write("S01-001,PLAT,2021-03-09\n")  # line 9: three fields of six
     with pytest.raises(InputError) as caught:
         import_sdtm(sdtm, tmp_path / "data")
-    assert [str(p) for p in caught.value.problems] == [
+    assert [str(p) for p in caught.value.problems if p.severity == "error"] == [
         "AE:-:-: several files (AE.xpt, ae.csv); keep one",
         "LB:9:-: expected 6 fields as in the header, found 3",
     ]
@@ -546,7 +611,7 @@ def test_cli_imports_and_reports(tmp_path: Path) -> None:
     sdtm = write_sdtm(tmp_path / "sdtm", sample(), "csv")
     result = CliRunner().invoke(app, ["import-sdtm", str(sdtm), "--out", str(tmp_path / "data")])
     assert result.exit_code == 0, result.output
-    assert "skipped 2 screen failures" in result.output
+    assert "left out 4 [ARMCD empty 1, ARMCD NOTASSGN 1, ARMCD SCRNFAIL 2]" in result.output
     assert read_table(tmp_path / "data", "platelets") == EXPECTED["platelets"]
 
 

@@ -374,9 +374,9 @@ def _print_published_comparison(analysis: Analysis, published: Any) -> None:
 def import_sdtm(
     sdtm_dir: Annotated[Path, typer.Argument(help="Folder of SDTM domains (.xpt or .csv).")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Native dataset folder to write.")],
-    rescue_category: Annotated[
-        list[str] | None,
-        typer.Option(help="CMCAT/CMSCAT value marking rescue therapy (repeatable)."),
+    mapping: Annotated[
+        Path | None,
+        typer.Option(help="Mapping file (TOML): arms, test codes, recodes (docs/sdtm.md)."),
     ] = None,
     force: Annotated[
         bool, typer.Option(help="Write into a folder that is not empty (never over others' files).")
@@ -390,8 +390,7 @@ def import_sdtm(
     if not force and out.is_dir() and any(out.iterdir()):
         message = "is not empty: give --force to write the tables into it"
         raise InputError([Problem(str(out), None, "--out", message)])
-    categories = tuple(rescue_category) if rescue_category else ("RESCUE",)
-    summary = run_import(sdtm_dir, out, rescue_categories=categories)
+    summary = run_import(sdtm_dir, out, mapping=mapping)
     _print_problems(summary.warnings)
     stdout.print(summary.report(), markup=False)
 

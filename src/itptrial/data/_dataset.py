@@ -159,8 +159,16 @@ def _after_last_contact(table: str, frame: pl.DataFrame, subjects: pl.DataFrame)
     ]
 
 
-def dataset_from_raw(raw: RawSource, protocol: Protocol | None) -> Dataset:
-    """Parse and check raw text tables; raise :class:`InputError` listing every error."""
+def raw_problems(raw: RawSource, protocol: Protocol | None) -> list[Problem]:
+    """Every problem of the raw tables' records (no dataset is made): for an importer
+    that has found errors of its own and wants the loader's too, in one list."""
+    return _parsed(raw, protocol)[0]
+
+
+def _parsed(
+    raw: RawSource, protocol: Protocol | None
+) -> tuple[list[Problem], dict[str, pl.DataFrame], pl.Enum | None]:
+    """The problems, the typed tables and the subject keys (None: no complete subjects)."""
     problems = list(raw.problems)
     unreadable = any(p.where == raw.location for p in problems)
     for table in () if unreadable else SCHEMA:
@@ -188,6 +196,12 @@ def dataset_from_raw(raw: RawSource, protocol: Protocol | None) -> Dataset:
         if name != "subjects":
             typed[name], found = record_problems(TABLES[name], frame, keys)
             problems += found
+    return problems, typed, keys
+
+
+def dataset_from_raw(raw: RawSource, protocol: Protocol | None) -> Dataset:
+    """Parse and check raw text tables; raise :class:`InputError` listing every error."""
+    problems, typed, keys = _parsed(raw, protocol)
     errors = [p for p in problems if p.severity == "error"]
     if errors:
         raise InputError(problems, source=raw.location)
@@ -203,8 +217,10 @@ def dataset_from_raw(raw: RawSource, protocol: Protocol | None) -> Dataset:
     by_key = tables["subjects"].sort(SUBJECT_KEY)  # sorted once for every lookup below
     for name in DATE_COLUMN:
         warnings += _after_last_contact(name, tables[name], by_key)
-    window = protocol.endpoints.baseline_window if protocol is not None else 14
-    warnings += _no_baseline_warnings(by_key, tables["platelets"], window)
+    # The baseline window is the protocol's: without one, no warning depends on it.
+    window = protocol.endpoints.baseline_window if protocol is not None else None
+    if window is not None:
+        warnings += _no_baseline_warnings(by_key, tables["platelets"], window)
     warnings += out_of_range_dates(tables)
     warnings += before_randomization(tables, by_key, window)
     warnings += doses_of_never_treated(tables, by_key)
@@ -220,8 +236,10 @@ def dataset_from_raw(raw: RawSource, protocol: Protocol | None) -> Dataset:
 def load_dataset(path: str | Path, protocol: Protocol | None = None) -> Dataset:
     """Load and validate a dataset folder (CSV/Parquet) or DuckDB file (docs/data.md).
 
-    With a protocol, arm codes are checked against it and the baseline-window warning
-    uses its ``baseline_window``. Raises :class:`InputError` with every problem found.
+    With a protocol, arm codes are checked against it and the warnings that depend on
+    the baseline window (no baseline count; a count before randomization and before the
+    window) use its ``baseline_window``; without one, those warnings are not given.
+    Raises :class:`InputError` with every problem found.
     """
     return dataset_from_raw(read_source(Path(path)), protocol)
 
@@ -234,11 +252,11 @@ def dataset_from_frames(
     Used by the simulator and the web app: their output goes through the same checks
     as user files. Line numbers refer to row number + 1 (first row = line 2).
     """
-    from itptrial.data._read import _as_text, _with_lines
+    from itptrial.data._read import as_text, with_lines
 
     raw = RawSource(source)
     for name, frame in tables.items():
         if name not in TABLES:
             raise ValueError(f"unknown table {name!r}")
-        raw.tables[name] = _with_lines(_as_text(frame))
+        raw.tables[name] = with_lines(as_text(frame))
     return dataset_from_raw(raw, protocol)

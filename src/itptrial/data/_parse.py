@@ -26,7 +26,10 @@ QUOTED_CHARS = 60  # a value quoted in a message is cut after this many characte
 MAX_CELL_BYTES = 4096  # no value of a schema column is this long; extra columns are free
 
 
-def _quoted(raw: pl.Expr) -> pl.Expr:
+MISSING_COLUMN = "missing required column"
+
+
+def quoted(raw: pl.Expr) -> pl.Expr:
     """The cell as written, in quotes (cut, with its length, when long)."""
     long = raw.str.len_chars() > QUOTED_CHARS
     cut = raw.str.slice(0, QUOTED_CHARS) + pl.lit("…(") + raw.str.len_chars().cast(pl.String)
@@ -50,7 +53,7 @@ def _bounds_error(value: pl.Expr, raw: pl.Expr, column: Column, what: str) -> pl
         return None
     expr: pl.Expr = pl.lit(None, dtype=pl.String)
     for condition, message in reversed(checks):
-        expr = pl.when(condition).then(pl.lit(message) + _quoted(raw)).otherwise(expr)
+        expr = pl.when(condition).then(pl.lit(message) + quoted(raw)).otherwise(expr)
     return expr
 
 
@@ -76,10 +79,8 @@ def _parse_column(column: Column, arms: Sequence[str] | None) -> tuple[pl.Expr, 
         bad = parsed.is_null() | ~raw.str.contains(_ISO_DATE) | (parsed.dt.year() < 1)
         invalid = (
             pl.when(parsed.dt.year() < 1)
-            .then(pl.lit("impossible date ") + _quoted(raw) + pl.lit(" (there is no year 0)"))
-            .otherwise(
-                pl.lit("unparseable date ") + _quoted(raw) + pl.lit(" (expected YYYY-MM-DD)")
-            )
+            .then(pl.lit("impossible date ") + quoted(raw) + pl.lit(" (there is no year 0)"))
+            .otherwise(pl.lit("unparseable date ") + quoted(raw) + pl.lit(" (expected YYYY-MM-DD)"))
         )
     elif column.kind in ("number", "integer"):
         value = raw.cast(pl.Float64, strict=False)
@@ -87,17 +88,17 @@ def _parse_column(column: Column, arms: Sequence[str] | None) -> tuple[pl.Expr, 
     elif column.kind == "boolean":
         value = raw.str.to_lowercase()
         bad = ~parsed.is_in(["true", "false"])
-        invalid = pl.lit("expected true or false, found ") + _quoted(raw)
+        invalid = pl.lit("expected true or false, found ") + quoted(raw)
     elif column.kind == "sex":
         value, bad = raw, ~raw.is_in(["M", "F"])
-        invalid = pl.lit("expected M or F, found ") + _quoted(raw)
+        invalid = pl.lit("expected M or F, found ") + quoted(raw)
     elif column.kind == "arm":
         value, bad, invalid = raw, None, None
         if arms is not None:
             known = ", ".join(arms)
             bad = ~raw.is_in(list(arms))
             invalid = (
-                pl.lit("unknown arm code ") + _quoted(raw) + pl.lit(f" (protocol arms: {known})")
+                pl.lit("unknown arm code ") + quoted(raw) + pl.lit(f" (protocol arms: {known})")
             )
     else:  # pragma: no cover - the schema only uses the kinds above
         raise AssertionError(column.kind)
@@ -112,7 +113,7 @@ def _parse_column(column: Column, arms: Sequence[str] | None) -> tuple[pl.Expr, 
     empty_message = pl.lit(f"empty {column.name}" if column.required else None, dtype=pl.String)
     error = (
         pl.when(long)
-        .then(pl.lit(f"value longer than {MAX_CELL_BYTES} bytes: ") + _quoted(raw))
+        .then(pl.lit(f"value longer than {MAX_CELL_BYTES} bytes: ") + quoted(raw))
         .when(empty)
         .then(empty_message)
         .otherwise(pl.when(bad.fill_null(True)).then(invalid) if bad is not None else pl.lit(None))
@@ -127,14 +128,14 @@ def _number_checks(column: Column, number: pl.Expr, raw: pl.Expr) -> tuple[pl.Ex
     bad = number.is_null() | ~number.is_finite()
     message = (
         pl.when(number.is_null())
-        .then(pl.lit(f"unparseable {kind_word} ") + _quoted(raw))
+        .then(pl.lit(f"unparseable {kind_word} ") + quoted(raw))
         .when(~number.is_finite())
-        .then(pl.lit(f"non-finite {what} ") + _quoted(raw))
+        .then(pl.lit(f"non-finite {what} ") + quoted(raw))
     )
     if column.kind == "integer":
         bad = bad | (number != number.floor())
         message = message.when(number != number.floor()).then(
-            pl.lit("not a whole number ") + _quoted(raw)
+            pl.lit("not a whole number ") + quoted(raw)
         )
     if column.low is not None:
         bad = bad | (number < column.low)
@@ -188,7 +189,7 @@ def parse_table(
     """
     missing = [c.name for c in table.columns if c.required and c.name not in raw.columns]
     problems = _near_miss_headers(table, raw.columns)
-    problems += [Problem(table.name, 1, name, "missing required column") for name in missing]
+    problems += [Problem(table.name, 1, name, MISSING_COLUMN) for name in missing]
     absent = [c.name for c in table.columns if c.name not in raw.columns]
     raw = raw.with_columns(pl.lit(None, dtype=pl.String).alias(name) for name in absent)
     checks = {c.name: _parse_column(c, arms) for c in table.columns}
@@ -211,15 +212,25 @@ def parse_table(
     return parsed.drop(helpers), problems
 
 
+def duplicate_id_problems(frame: pl.DataFrame, table: str, column: str) -> list[Problem]:
+    """Every record after the first with the same (non-empty) id in ``column``."""
+    return _repeat_problems(
+        frame.filter(pl.col(column).is_not_null()),
+        table,
+        [column],
+        lambda row: f"duplicate {column} '{row[column]}' (first at line {row['first']})",
+        column=column,
+    )
+
+
+def orphan_message(column: str, value: str, table: str) -> str:
+    """A record whose subject is not in the table of subjects (one wording everywhere)."""
+    return f"{column} '{value}' is not in {table}"
+
+
 def subject_problems(subjects: pl.DataFrame) -> list[Problem]:
     """Duplicate subject ids and treatment starts before randomization."""
-    problems = _repeat_problems(
-        subjects.filter(pl.col("subject_id").is_not_null()),
-        "subjects",
-        ["subject_id"],
-        lambda row: f"duplicate subject_id '{row['subject_id']}' (first at line {row['first']})",
-        column="subject_id",
-    )
+    problems = duplicate_id_problems(subjects, "subjects", "subject_id")
     early = subjects.filter(pl.col("treatment_start_date") < pl.col("randomization_date"))
     problems.extend(
         Problem(
@@ -296,7 +307,7 @@ def record_problems(
         frame = frame.with_columns(key.alias(SUBJECT_KEY))
         orphan = frame.filter(pl.col("subject_id").is_not_null() & pl.col(SUBJECT_KEY).is_null())
         problems += [
-            Problem(table.name, line, "subject_id", f"subject_id '{sid}' is not in subjects")
+            Problem(table.name, line, "subject_id", orphan_message("subject_id", sid, "subjects"))
             for line, sid in orphan.select(LINE, "subject_id").iter_rows()
         ]
     valid = frame.filter(pl.col(PARSED)).select(LINE, *values)

@@ -88,13 +88,13 @@ def _not_duckdb(path: Path) -> str | None:
     return f"not a dataset: it {what}; DATA is a folder with one file per table, or a DuckDB file"
 
 
-def _with_lines(frame: pl.DataFrame) -> pl.DataFrame:
+def with_lines(frame: pl.DataFrame) -> pl.DataFrame:
     """Line = row number + 1, the first row being line 2 (Parquet, DuckDB, frames)."""
     column = pl.int_range(2, frame.height + 2, dtype=pl.Int64, eager=True)
     return frame.with_columns(column.alias(LINE))
 
 
-def _as_text(frame: pl.DataFrame) -> pl.DataFrame:
+def as_text(frame: pl.DataFrame) -> pl.DataFrame:
     """Every column as text (Parquet/DuckDB types are re-parsed like CSV text).
 
     A plain cast keeps nulls null (booleans become ``true``/``false``). Nested types
@@ -208,7 +208,7 @@ def _read_plain_csv(raw: bytes) -> pl.DataFrame | None:
         return None
     if frame.width == 0 or not _short_lines_absent(raw, frame):
         return None
-    return _with_lines(_as_text(frame))
+    return with_lines(as_text(frame))
 
 
 def _short_lines_absent(raw: bytes, frame: pl.DataFrame) -> bool:
@@ -231,7 +231,7 @@ def _short_lines_absent(raw: bytes, frame: pl.DataFrame) -> bool:
     return True
 
 
-def _read_csv(table: str, path: Path) -> tuple[pl.DataFrame | None, list[Problem], bool]:
+def read_csv_table(table: str, path: Path) -> tuple[pl.DataFrame | None, list[Problem], bool]:
     """The records as text, the problems, and whether some records could not be read.
 
     Records on ragged or non-UTF-8 lines are reported and left out; the others are
@@ -254,7 +254,7 @@ def _read_csv(table: str, path: Path) -> tuple[pl.DataFrame | None, list[Problem
             raise_if_empty=False,
             truncate_ragged_lines=True,
         )
-        frame = _as_text(frame)
+        frame = as_text(frame)
         if frame.height != len(records.starts):
             raise ValueError("records could not be delimited (check the quotes)")
     except (pl.exceptions.PolarsError, ValueError, csv.Error) as exc:
@@ -275,21 +275,29 @@ def _read_csv(table: str, path: Path) -> tuple[pl.DataFrame | None, list[Problem
 
 def _read_parquet(table: str, path: Path) -> tuple[pl.DataFrame | None, list[Problem]]:
     try:
-        frame = _as_text(pl.read_parquet(path))
+        frame = as_text(pl.read_parquet(path))
     except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         return None, [Problem(table, None, None, f"cannot read {path.name}: {first}")]
-    return _with_lines(frame), []
+    return with_lines(frame), []
 
 
-def _duplicate_header_problem(table: str, path: Path) -> Problem | None:
-    with path.open(newline="", encoding="utf-8", errors="replace") as handle:
+def duplicate_header_problem(
+    table: str, path: Path, fold_case: bool = False, what: str = "column"
+) -> Problem | None:
+    """The first name that appears twice in a CSV header (``fold_case``: up to case and
+    surrounding spaces, as SDTM variable names are compared), or None."""
+    with path.open(newline="", encoding="utf-8-sig", errors="replace") as handle:
         header = next(csv.reader(handle), [])
     seen: set[str] = set()
     for name in header:
-        if name in seen:
-            return Problem(table, 1, name, "column appears twice in the header")
-        seen.add(name)
+        key = name.strip().upper() if fold_case else name
+        if key in seen:
+            message = f"{what} appears twice in the header"
+            if fold_case:
+                message += " (names are case-insensitive)"
+            return Problem(table, 1, key, message)
+        seen.add(key)
     return None
 
 
@@ -334,11 +342,11 @@ def _read_folder(folder: Path) -> RawSource:
         path = present[0]
         source.files.append(path)
         if path.suffix == ".csv":
-            duplicate = _duplicate_header_problem(name, path)
+            duplicate = duplicate_header_problem(name, path)
             if duplicate is not None:
                 source.problems.append(duplicate)
                 continue
-            frame, problems, incomplete = _read_csv(name, path)
+            frame, problems, incomplete = read_csv_table(name, path)
             if incomplete:
                 source.incomplete.add(name)
         else:
@@ -380,7 +388,7 @@ def _read_duckdb(path: Path) -> RawSource:
                 arrow = connection.sql(f'SELECT * FROM "{name}"').to_arrow_table()
                 frame = pl.from_arrow(arrow)
                 assert isinstance(frame, pl.DataFrame)
-                source.tables[name] = _with_lines(_as_text(frame))
+                source.tables[name] = with_lines(as_text(frame))
             except (duckdb.Error, pl.exceptions.PolarsError, ValueError) as exc:
                 first = (str(exc).strip() or type(exc).__name__).splitlines()[0]
                 source.problems.append(Problem(name, None, None, f"cannot read table: {first}"))

@@ -40,19 +40,22 @@ def out_of_range_dates(tables: dict[str, pl.DataFrame]) -> list[Problem]:
 
 
 def before_randomization(
-    tables: dict[str, pl.DataFrame], by_key: pl.DataFrame, window: int
+    tables: dict[str, pl.DataFrame], by_key: pl.DataFrame, window: int | None
 ) -> list[Problem]:
     """Rescue, adverse events and counts dated before the subject's randomization (a
-    count only when it is also more than BASELINE_WINDOW days before Day 0: screening
-    counts in the baseline window often precede randomization)."""
+    count only when it is also more than ``window`` days before Day 0: screening counts
+    in the baseline window often precede randomization; with no window, no protocol
+    says which counts are screening counts, so counts are not looked at)."""
     problems = []
     for name, column in BEFORE_RANDOMIZATION.items():
+        if name == "platelets" and window is None:
+            continue
         records = tables[name]
         randomized = _by_subject(by_key, "randomization_date", records)
         early = records.with_columns(randomized.alias("randomized")).filter(
             pl.col(column) < pl.col("randomized")
         )  # usually few: the Day 0 look-up below runs on these alone
-        if name == "platelets":
+        if name == "platelets" and window is not None:
             day0 = _by_subject(by_key, "treatment_start_date", early)
             in_window = (early.get_column(column) - day0).dt.total_days() >= -window
             early = early.filter(~in_window.fill_null(False))
