@@ -154,6 +154,14 @@ CASES: dict[str, Case] = {
         lambda t: ["import-sdtm", folder(t, "sdtm"), "--out", text_file(t, "o", "")],
         "is a file; give a folder",
     ),
+    "export_adam_out_is_a_file": Case(
+        lambda t: ["export-adam", str(EXAMPLE), "--out", text_file(t, "o", "")],
+        "is a file; give a folder",
+    ),
+    "export_adam_unknown_format": Case(
+        lambda t: ["export-adam", str(EXAMPLE), "--out", out(t), "--format", "sas"],
+        "'sas' is not one of 'xpt', 'csv', 'parquet'",
+    ),
     # --- SDTM input
     "import_sdtm_missing_folder": Case(
         lambda t: ["import-sdtm", str(t / "nothing"), "--out", out(t)], "no such SDTM folder"

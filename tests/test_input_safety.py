@@ -125,6 +125,19 @@ def test_files_that_are_not_tables_are_one_warning(tmp_path: Path) -> None:
     ]
 
 
+def test_a_folder_of_stray_files_still_misses_its_required_tables(tmp_path: Path) -> None:
+    # The stray-file warning is about the folder; it must not hide that nothing was read.
+    data = tmp_path / "notes"
+    data.mkdir()
+    (data / "protocol.toml").write_text("name = 'x'\n")
+    code, lines = validate(data)
+    assert code == 2
+    assert errors(lines) == [
+        "platelets:-:-: missing required table",
+        "subjects:-:-: missing required table",
+    ]
+
+
 @pytest.mark.parametrize("value", ["nan", "inf", "-inf", "1e30", "1e400"])
 @pytest.mark.parametrize(
     ("table", "column"), [("bleeding", "who_grade"), ("adverse_events", "ctcae_grade")]

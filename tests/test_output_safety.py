@@ -62,6 +62,7 @@ COMMANDS: dict[str, tuple[Command, str]] = {
         ],
         "subjects.csv",
     ),
+    "export-adam": (lambda tmp, out: ["export-adam", dataset(tmp), "--out", out], "adrs.xpt"),
 }
 
 
@@ -96,7 +97,7 @@ def test_user_files_survive_and_a_user_file_is_never_replaced(
     assert not [p for p in out.rglob(f"{STAGING_PREFIX}*")]
 
 
-@pytest.mark.parametrize("command", ["adjudicate", "analyze"])
+@pytest.mark.parametrize("command", ["adjudicate", "analyze", "export-adam"])
 def test_the_input_is_never_written(
     command: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -105,6 +106,7 @@ def test_the_input_is_never_written(
     targets = {
         "adjudicate": (data / "platelets.csv", data / "out.csv", data / "sub" / "e.parquet"),
         "analyze": (data, data / "analysis", data / "sub" / "analysis"),
+        "export-adam": (data, data / "adam", data / "sub" / "adam"),
     }[command]
     for target in targets:
         code, err = run([command, data, "--out", target], capsys)

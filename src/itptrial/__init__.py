@@ -9,6 +9,7 @@ The public API is small; everything else lives in subpackages::
     endpoints = itptrial.adjudicate(data, protocol)   # one row per subject, explained
     analysis = itptrial.analyze(data, protocol)       # every statistic, as data
     itptrial.write_analysis(analysis, "out")          # results.json, report.html, ...
+    itptrial.write_adam(itptrial.adam_datasets(data, protocol), "adam")  # ADaM XPORT
 
     tables = itptrial.simulate_trial(protocol, (48, 56), seed=1)   # a virtual trial
     data = itptrial.dataset_from_frames(tables, protocol)
@@ -26,6 +27,7 @@ from itptrial._errors import InputError, Problem
 from itptrial._version import __version__
 
 if TYPE_CHECKING:
+    from itptrial.adam import adam_datasets, write_adam
     from itptrial.analysis import Analysis, analyze, results_json
     from itptrial.data import Dataset, dataset_from_frames, import_sdtm, load_dataset, write_dataset
     from itptrial.endpoints import ENDPOINT_COLUMNS, adjudicate, endpoint_registry
@@ -35,6 +37,8 @@ if TYPE_CHECKING:
 
 # public name -> the subpackage that defines it
 _LAZY = {
+    "adam_datasets": "itptrial.adam",
+    "write_adam": "itptrial.adam",
     "Analysis": "itptrial.analysis",
     "analyze": "itptrial.analysis",
     "results_json": "itptrial.analysis",
@@ -63,6 +67,7 @@ __all__ = [
     "Problem",
     "Protocol",
     "__version__",
+    "adam_datasets",
     "adjudicate",
     "analyze",
     "dataset_from_frames",
@@ -75,6 +80,7 @@ __all__ = [
     "results_json",
     "simulate_trial",
     "simulate_trials",
+    "write_adam",
     "write_analysis",
     "write_dataset",
 ]

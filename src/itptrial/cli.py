@@ -12,6 +12,7 @@ import os
 import signal
 import sys
 from collections.abc import Callable, Iterable, Sequence
+from enum import StrEnum
 from functools import wraps
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
@@ -393,6 +394,33 @@ def import_sdtm(
     summary = run_import(sdtm_dir, out, mapping=mapping)
     _print_problems(summary.warnings)
     stdout.print(summary.report(), markup=False)
+
+
+class AdamFormatOption(StrEnum):
+    xpt = "xpt"
+    csv = "csv"
+    parquet = "parquet"
+
+
+@app.command("export-adam")
+@reports_input_errors
+def export_adam(
+    data: DataArgument,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the ADaM datasets.")],
+    protocol: ProtocolOption = "target020",
+    fmt: Annotated[
+        AdamFormatOption, typer.Option("--format", help="SAS XPORT v5, CSV or Parquet.")
+    ] = AdamFormatOption.xpt,
+) -> None:
+    """Write ADaM ADSL, ADRS, ADTTE and ADLB with metadata.csv (docs/adam.md)."""
+    from itptrial.adam import adam_datasets, adam_file_names, write_adam
+
+    check_output_folder(out, inputs=[data], names=adam_file_names(fmt.value))
+    dataset, protocol_obj = _load(data, protocol)
+    adam = adam_datasets(dataset, protocol_obj)
+    write_adam(adam, out, fmt.value)
+    sizes = ", ".join(f"{name.lower()} {frame.height}" for name, frame in adam.frames.items())
+    stdout.print(f"wrote {out}: {sizes} records, and metadata.csv", markup=False)
 
 
 @protocol_app.command("show")

@@ -170,7 +170,7 @@ def _parsed(
 ) -> tuple[list[Problem], dict[str, pl.DataFrame], pl.Enum | None]:
     """The problems, the typed tables and the subject keys (None: no complete subjects)."""
     problems = list(raw.problems)
-    unreadable = any(p.where == raw.location for p in problems)
+    unreadable = any(p.where == raw.location and p.severity == "error" for p in problems)
     for table in () if unreadable else SCHEMA:
         if (
             table.required

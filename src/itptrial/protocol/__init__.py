@@ -4,6 +4,7 @@ regimens, visits and rescue rules, and the study days its outputs show."""
 from itptrial.protocol._load import PRESETS, load_protocol, preset_text, protocol_toml
 from itptrial.protocol._model import (
     BUILT_IN_ENDPOINTS,
+    BUILT_IN_PARAMCD,
     ENDPOINT_COLUMNS,
     Arm,
     Eligibility,
@@ -22,6 +23,7 @@ from itptrial.protocol._timeline import Timeline, day_phrase, days_phrase, month
 
 __all__ = [
     "BUILT_IN_ENDPOINTS",
+    "BUILT_IN_PARAMCD",
     "ENDPOINT_COLUMNS",
     "PRESETS",
     "Arm",

@@ -29,6 +29,18 @@ BUILT_IN_ENDPOINTS: dict[str, EndpointKind] = {
     "duration_of_response": "time_to_event",
 }
 
+# The ADaM PARAMCD of each built-in endpoint (docs/interface.md, "CDISC: SDTM in, ADaM
+# out"); a declared endpoint gives its own ``paramcd`` or gets LMK1, LMK2, ...
+BUILT_IN_PARAMCD: dict[str, str] = {
+    "initial_response": "INITRESP",
+    "initial_complete_response": "INITCR",
+    "sustained_response_6m": "SUST6M",
+    "sustained_complete_response_6m": "SUSTCR6M",
+    "relapse": "RELAPSE",
+    "time_to_response": "TTR",
+    "duration_of_response": "DOR",
+}
+
 # The endpoints.csv columns of docs/interface.md, in order. Declared endpoints add one
 # column each after ``explanation``, so their names may not be one of these either.
 ENDPOINT_COLUMNS: tuple[str, ...] = (
@@ -79,6 +91,7 @@ class Landmark(_Strict):
     to_day: int | None = Field(None, ge=1, le=3650)
     day: int | None = Field(None, ge=1, le=3650)
     window: int | None = Field(None, ge=0, le=365)
+    paramcd: str | None = Field(None, pattern=r"^[A-Z][A-Z0-9]{0,7}$")  # ADaM ADRS code
 
     @model_validator(mode="after")
     def _keys_of_its_kind(self) -> Landmark:
@@ -139,10 +152,19 @@ class EndpointParameters(_Strict):
         repeated = sorted({n for n in names if names.count(n) > 1})
         if repeated:
             raise ValueError(f"landmark name(s) {repeated} appear more than once")
+        codes = list(self.paramcds().values())
+        clashes = sorted({code for code in codes if codes.count(code) > 1})
+        if clashes:
+            raise ValueError(f"landmark paramcd(s) {clashes} appear more than once")
         late = [lm.name for lm in self.landmark if lm.last_day() > self.horizon]
         if late:
             raise ValueError(f"landmark(s) {late} look past the horizon ({self.horizon})")
         return self
+
+    def paramcds(self) -> dict[str, str]:
+        """Endpoint name -> ADaM PARAMCD, built-in endpoints first, then declared ones."""
+        declared = {lm.name: lm.paramcd or f"LMK{i}" for i, lm in enumerate(self.landmark, start=1)}
+        return {**BUILT_IN_PARAMCD, **declared}
 
     def level(self, name: LevelName) -> float:
         """RESPONSE_LEVEL or COMPLETE_LEVEL by name."""
