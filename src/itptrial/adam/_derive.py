@@ -13,7 +13,15 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from itptrial.adam._spec import ADLB, ADSL, ADTTE, EXPLAN_LENGTH, AdamDataset, adrs
+from itptrial.adam._spec import (
+    ADLB,
+    ADSL,
+    ADTTE,
+    EXPLAN_LENGTH,
+    SUBJECT_KEYS,
+    AdamDataset,
+    adrs,
+)
 from itptrial.data import Dataset
 from itptrial.endpoints import Endpoint, adjudicate, endpoint_registry
 from itptrial.protocol import Protocol
@@ -101,7 +109,17 @@ def _subject_frame(data: Dataset, protocol: Protocol, endpoints: pl.DataFrame) -
 
 
 def _keys(adsl: pl.DataFrame) -> pl.DataFrame:
-    return adsl.select("STUDYID", "USUBJID", "ARMCD", "TRT01P", "STRATA", "TRTSDT")
+    return adsl.select(*(v.name for v in SUBJECT_KEYS), "TRTSDT")
+
+
+def _parameter(endpoint: Endpoint, paramcd: str, paramn: int) -> list[pl.Expr | str]:
+    """The subject keys and the endpoint's PARAMCD, PARAM and PARAMN."""
+    return [
+        *(v.name for v in SUBJECT_KEYS),
+        pl.lit(paramcd).alias("PARAMCD"),
+        pl.lit(endpoint.label).alias("PARAM"),
+        pl.lit(paramn, pl.Int64).alias("PARAMN"),
+    ]
 
 
 def _response_records(
@@ -121,14 +139,7 @@ def _response_records(
     day = pl.when(in_population & decided).then(day)
     adt = (pl.col("TRTSDT") + pl.duration(days=day)).cast(pl.Date)
     return frame.select(
-        "STUDYID",
-        "USUBJID",
-        "ARMCD",
-        "TRT01P",
-        "STRATA",
-        pl.lit(paramcd).alias("PARAMCD"),
-        pl.lit(endpoint.label).alias("PARAM"),
-        pl.lit(paramn, pl.Int64).alias("PARAMN"),
+        *_parameter(endpoint, paramcd, paramn),
         pl.when(in_population).then(responder.cast(pl.Int64)).alias("AVAL"),
         pl.when(in_population).then(avalc).alias("AVALC"),
         adt.alias("ADT"),
@@ -194,14 +205,7 @@ def _tte_records(
     )
     adt = (start + pl.duration(days=time)).cast(pl.Date)
     return frame.filter(time.is_not_null()).select(
-        "STUDYID",
-        "USUBJID",
-        "ARMCD",
-        "TRT01P",
-        "STRATA",
-        pl.lit(paramcd).alias("PARAMCD"),
-        pl.lit(endpoint.label).alias("PARAM"),
-        pl.lit(paramn, pl.Int64).alias("PARAMN"),
+        *_parameter(endpoint, paramcd, paramn),
         time.cast(pl.Float64).alias("AVAL"),
         (1 - event).cast(pl.Int64).alias("CNSR"),
         start.alias("STARTDT"),

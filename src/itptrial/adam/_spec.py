@@ -82,10 +82,15 @@ ADSL = AdamDataset(
     ),
 )
 
-ADRS_PREFIX = (STUDYID, USUBJID, ARMCD, TRT01P, STRATA, PARAMCD)
-ADRS_BODY = (
+# The subject keys every BDS dataset carries from ADSL (so that each analyses alone), and
+# the parameter variables of an endpoint.
+SUBJECT_KEYS = (STUDYID, USUBJID, ARMCD, TRT01P, STRATA)
+ENDPOINT_PARAMETER = (
+    PARAMCD,
     _v("PARAM", "Parameter", "text", "the protocol's label of the endpoint"),
     PARAMN,
+)
+ADRS_BODY = (
     _v("AVAL", "Analysis Value", "integer", "1 responder/event, 0 not; empty when undefined"),
     _v("AVALC", "Analysis Value (C)", "text", "CR/PR/NR/NE for INITRESP and SUST6M, else Y/N"),
     ADT,
@@ -110,7 +115,7 @@ def adrs(chunks: int) -> AdamDataset:
         "ADRS",
         "Response Analysis Dataset",
         "one record per subject per response parameter",
-        (*ADRS_PREFIX, *ADRS_BODY, *explan_variables(chunks)),
+        (*SUBJECT_KEYS, *ENDPOINT_PARAMETER, *ADRS_BODY, *explan_variables(chunks)),
     )
 
 
@@ -119,14 +124,8 @@ ADTTE = AdamDataset(
     "Time-to-Event Analysis Dataset",
     "one record per subject per parameter, for subjects in its population",
     (
-        STUDYID,
-        USUBJID,
-        ARMCD,
-        TRT01P,
-        STRATA,
-        PARAMCD,
-        _v("PARAM", "Parameter", "text", "the protocol's label of the endpoint"),
-        PARAMN,
+        *SUBJECT_KEYS,
+        *ENDPOINT_PARAMETER,
         _v("AVAL", "Analysis Value", "float", "days from STARTDT: ttr_days, dor_days"),
         _v("CNSR", "Censor", "integer", "1 censored, 0 event (1 - ttr_event / dor_event)"),
         _v("STARTDT", "Time-to-Event Origin Date", "date", "TRTSDT (TTR); response date (DOR)"),
@@ -141,10 +140,7 @@ ADLB = AdamDataset(
     "Laboratory Analysis Dataset",
     "one record per platelet count",
     (
-        STUDYID,
-        USUBJID,
-        ARMCD,
-        TRT01P,
+        *SUBJECT_KEYS[:4],
         _v("PARAMCD", "Parameter Code", "text", "PLAT"),
         _v("PARAM", "Parameter", "text", "Platelets (10^9/L)"),
         _v("AVAL", "Analysis Value", "float", "platelets.count"),
@@ -153,6 +149,6 @@ ADLB = AdamDataset(
         _v("BASE", "Baseline Value", "float", "the baseline count of docs/endpoints.md"),
         _v("CHG", "Change from Baseline", "float", "AVAL - BASE after the baseline date"),
         _v("ABLFL", "Baseline Record Flag", "text", "Y on the record that is the baseline"),
-        _v("ANL01FL", "Analysis Flag 01", "text", "Y when used by the endpoints (t <= horizon)"),
+        _v("ANL01FL", "Analysis Flag 01", "text", "Y on the baseline and days 1 to the horizon"),
     ),
 )
