@@ -365,3 +365,26 @@ def test_declared_paramcd_and_clashes(tmp_path: Path) -> None:
         itptrial.load_protocol(str(path))
     (problem,) = raised.value.problems
     assert "landmark paramcd(s) ['TTR'] appear more than once" in problem.message
+
+
+def test_sdtm_in_adam_out(tmp_path: Path) -> None:
+    # The CDISC round trip on the three-arm test study (tests/sdtm_study): SDTM through
+    # its mapping into a native dataset, then ADaM. 9 randomized subjects, 3 per arm;
+    # 102-006 is never treated, so it alone is outside the safety population; the placebo
+    # subjects (EXDOSE 0) are treated, and evaluable.
+    study = ROOT / "tests" / "sdtm_study"
+    native, adam = tmp_path / "native", tmp_path / "adam"
+    result = runner.invoke(
+        app,
+        ["import-sdtm", str(study), "--out", str(native), "--mapping", str(study / "mapping.toml")],
+    )
+    assert result.exit_code == 0, result.output
+    export(native, adam, "--protocol", str(study / "protocol.toml"))
+    adsl, _ = read_xpt(adam, "adsl")
+    assert adsl["ARMCD"].value_counts().to_dict() == {"TAC_HI": 3, "TAC_LO": 3, "PBO": 3}
+    assert adsl.loc[adsl["SAFFL"] == "N", "USUBJID"].tolist() == ["TACITP3-102-006"]
+    placebo = adsl[adsl["ARMCD"] == "PBO"]
+    assert placebo["SAFFL"].tolist() == ["Y"] * 3 and placebo["EFFFL"].tolist() == ["Y"] * 3
+    adrs, _ = read_xpt(adam, "adrs")
+    never = adrs[(adrs["USUBJID"] == "TACITP3-102-006") & (adrs["PARAMCD"] == "INITRESP")]
+    assert never["AVALC"].tolist() == ["NE"]

@@ -1,10 +1,13 @@
 """Every "Bad input" rule of data.md, through the real command line.
 
 Each rule is checked on CSV folders; a representative subset also on Parquet folders and
-on a DuckDB file holding the same tables. For an error the command must exit 2, print
-the exact ``table:line:column: message`` line of every problem (all of them, together),
-print no traceback, and (``adjudicate``) write no output file. Warnings are listed with a
-``warning: `` prefix and loading goes on (exit 0).
+on a DuckDB file holding the same tables. Every rule with an SDTM counterpart is checked
+again on the SDTM domains holding the same records (CSV; a subset also SAS XPORT),
+through ``import-sdtm``, with the same problems said at their SDTM domain, line and
+variable (see sdtm_source). For an error the command must exit 2, print the exact
+``table:line:column: message`` line of every problem (all of them, together), print no
+traceback, and (``adjudicate``, ``import-sdtm``) write no output. Warnings are listed
+with a ``warning: `` prefix and loading goes on (exit 0).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from typer.testing import CliRunner, Result
 
 from itptrial.cli import app
 from itptrial.data import load_dataset
+from sdtm_source import NOT_IN_SDTM, sdtm_problems, to_sdtm, write_sdtm
 
 # --- a small valid dataset, as text ------------------------------------------------
 
@@ -452,6 +456,137 @@ def test_all_rules_at_once_are_listed_together(fmt: str, tmp_path: Path) -> None
             expected |= change(tables)
     data = WRITERS[fmt](tmp_path, tables)
     check_rejected(data, tmp_path, expected)
+
+
+# --- the same rules over SDTM: itptrial import-sdtm ------------------------------------
+# The native tables of each rule are written as the SDTM domains holding them (see
+# sdtm_source: DM + DS, LB, CM, AE, EX, PC, each also with records to pass over), and its
+# expected lines said in SDTM terms: the domain, the SDTM file line of the record that
+# carried the native record, the variable, and the loader's one wording in SDTM's
+# vocabulary. A problem of the bleeding table is dropped (SDTM has none).
+
+# Rules with no SDTM counterpart at all, and why (every other rule runs).
+SDTM_SKIPPED = {
+    "unknown_arm": "SDTM arm values are not protocol arm codes: import-sdtm keeps every "
+    "ARMCD but SCRNFAIL, NOTASSGN and empty (never randomized; SDTMIG 3.3+ leaves ARMCD "
+    "empty), leaves those out and counts them, by design (docs/interface.md); with "
+    "[arms] values listed, unlisted ones are left out and counted too. The protocol's arm "
+    "codes are checked by validate on the imported dataset",
+    "who_grade": f"only bleeding records: {NOT_IN_SDTM['bleeding']}",
+}
+# The rules also checked on SAS XPORT files: those whose numeric variables (AGE,
+# LBSTRESN, EXDOSE, PCSTRESN) hold numbers; XPORT cannot hold text, inf or NaN there.
+SDTM_XPT = [
+    "missing_table",
+    "missing_both_tables",
+    "missing_columns",
+    "empty_subject_id",
+    "duplicate_subject_id",
+    "orphan",
+    "bad_dates",
+    "count_above_5000",
+    "ctcae_grade",
+    "conflicting_counts",
+    "treatment_before_randomization",
+]
+SDTM_CASES = [(rule, "csv") for rule in RULES if rule not in SDTM_SKIPPED] + [
+    (rule, "xpt") for rule in SDTM_XPT
+]
+
+
+def import_sdtm_writes_nothing(sdtm: Path, tmp_path: Path) -> Result:
+    """``import-sdtm`` on bad input: no output folder at all."""
+    out = tmp_path / "out"
+    result = invoke("import-sdtm", sdtm, "--out", out)
+    assert not out.exists()
+    return result
+
+
+def check_sdtm_rejected(tables: Tables, tmp_path: Path, native: set[str], fmt: str) -> set[str]:
+    """``tables`` as SDTM: import-sdtm rejects them with exactly the SDTM lines of the
+    ``native`` problems; returns the warnings."""
+    sdtm = to_sdtm(tables)
+    folder = write_sdtm(tmp_path / "sdtm", sdtm, fmt)
+    expected = sdtm_problems(native, sdtm)
+    return assert_rejected(import_sdtm_writes_nothing(folder, tmp_path), expected, folder)
+
+
+def test_every_rule_runs_over_sdtm_or_says_why_not() -> None:
+    assert set(SDTM_SKIPPED) <= set(RULES)
+    assert set(SDTM_XPT) <= {rule for rule, _ in SDTM_CASES}
+    for rule, change in RULES.items():
+        tables = base()
+        said = sdtm_problems(change(tables), to_sdtm(tables))
+        # A skipped rule whose problems all have no SDTM counterpart is dropped by the
+        # translation itself; a rule that runs checks something.
+        if rule == "who_grade":
+            assert said == set()
+        elif rule not in SDTM_SKIPPED:
+            assert said, rule
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xpt"])
+def test_base_dataset_as_sdtm_imports_to_the_same_tables(fmt: str, tmp_path: Path) -> None:
+    """The converter is faithful: the SDTM of the valid base imports cleanly into the
+    base's own tables (so a rule's SDTM source differs from it only by the rule)."""
+    folder = write_sdtm(tmp_path / "sdtm", to_sdtm(base()), fmt)
+    result = invoke("import-sdtm", folder, "--out", tmp_path / "out")
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr == ""
+    native = load_dataset(write_csv(tmp_path / "native", base()))
+    imported = load_dataset(tmp_path / "out")
+    assert imported.warnings == native.warnings == ()
+    for name in ("subjects", "platelets", "rescue", "adverse_events", "doses", "drug_levels"):
+        assert imported.table(name).equals(native.table(name)), name
+
+
+@pytest.mark.parametrize(("rule", "fmt"), SDTM_CASES, ids=[f"{r}-{f}" for r, f in SDTM_CASES])
+def test_each_rule_over_sdtm(rule: str, fmt: str, tmp_path: Path) -> None:
+    tables = base()
+    expected = RULES[rule](tables)
+    assert check_sdtm_rejected(tables, tmp_path, expected, fmt) == set()
+
+
+def test_all_rules_at_once_over_sdtm_are_listed_together(tmp_path: Path) -> None:
+    """Every SDTM error of every domain in one run (as the native test: domains and
+    variables stay present, so that no rule hides another)."""
+    tables = base()
+    expected: set[str] = set()
+    for rule, change in RULES.items():
+        if rule not in ("missing_table", "missing_both_tables", "missing_columns", *SDTM_SKIPPED):
+            expected |= change(tables)
+    assert check_sdtm_rejected(tables, tmp_path, expected, "csv") == set()
+
+
+def test_unknown_arm_over_sdtm_is_imported_or_left_out_and_counted(tmp_path: Path) -> None:
+    """What SDTM_SKIPPED says of unknown_arm: unknown ARMCD values are imported as
+    written (validate then rejects them against the protocol), an empty one left out and
+    counted."""
+    tables = base()
+    _unknown_arm(tables)
+    folder = write_sdtm(tmp_path / "sdtm", to_sdtm(tables))
+    result = invoke("import-sdtm", folder, "--out", tmp_path / "out")
+    assert result.exit_code == 0, result.stderr
+    assert "left out 2 [ARMCD empty 1, ARMCD SCRNFAIL 1]" in result.stdout
+    assert_rejected(
+        validate(tmp_path / "out"),
+        {  # U1 and U2 at lines 5 and 6 of the imported subjects (after S1, S2, S3)
+            f"subjects:5:arm: unknown arm code 'PLACEBO' {ARMS}",
+            f"subjects:6:arm: unknown arm code 'dxm' {ARMS}",
+        },
+        tmp_path / "out",
+    )
+
+
+@pytest.mark.parametrize("variable", ["DSDECOD", "USUBJID"])
+def test_sdtm_domain_that_cannot_be_mapped_is_one_problem(variable: str, tmp_path: Path) -> None:
+    """A variable without which a domain's records cannot be chosen is one problem, not
+    one more per subject whose randomization date DS would have given."""
+    sdtm = to_sdtm(base())
+    sdtm.domains["DS"].variables.remove(variable)
+    folder = write_sdtm(tmp_path / "sdtm", sdtm)
+    expected = {f"DS:1:{variable}: missing required column"}
+    assert_rejected(import_sdtm_writes_nothing(folder, tmp_path), expected, folder)
 
 
 def test_one_file_with_many_different_errors(tmp_path: Path) -> None:
@@ -1012,3 +1147,20 @@ def test_console_command(fmt: str, tmp_path: Path) -> None:
     assert process.returncode == 2
     assert "nonesuch:-:-: no such protocol file" in process.stderr
     assert "Traceback" not in process.stderr
+
+
+def test_console_command_import_sdtm(tmp_path: Path) -> None:
+    tables = base()
+    native = _duplicate_subject_id(tables) | _count_above_5000(tables) | _bad_dates(tables)
+    sdtm = to_sdtm(tables)
+    folder = write_sdtm(tmp_path / "sdtm", sdtm)
+    expected = sdtm_problems(native, sdtm)
+    out = tmp_path / "out"
+    process = run_command("import-sdtm", folder, "--out", out)
+    assert process.returncode == 2, process.stderr
+    assert process.stdout == ""
+    assert "Traceback" not in process.stderr
+    lines = process.stderr.splitlines()
+    assert lines[0] == f"error: {len(expected)} problem(s) in {folder}:"
+    assert set(lines[1:]) == expected
+    assert not out.exists()

@@ -206,7 +206,7 @@ def _with_unit_factors(domain_map: DomainMap, frame: pl.DataFrame, out: Mapped) 
         frame = frame.with_columns(factor.alias(FACTOR.format(unit.native)))
         converted = frame.filter(pl.col(FACTOR.format(unit.native)) != 1.0)
         for spelling, n in sorted(Counter(converted.get_column(unit.variable).to_list()).items()):
-            what = f"{unit.variable} {spelling} converted (x {factors[normal_unit(spelling)]:g})"
+            what = f"{unit.variable} {spelling} (x {factors[normal_unit(spelling)]:g})"
             out.tallies.append(Tally(domain_map.domain, "converted", n, what))
     return frame
 
@@ -296,6 +296,6 @@ def _imputed_tallies(domain_map: DomainMap, frame: pl.DataFrame, impute: bool) -
         if isinstance(source, Dtc):
             n = frame.filter(DtcValue(source.variable).is_partial).height
             if n:
-                what = f"partial {source.variable} imputed to the first possible day"
+                what = f"partial {source.variable} to the first possible day"
                 tallies.append(Tally(domain_map.domain, "imputed", n, what))
     return tallies

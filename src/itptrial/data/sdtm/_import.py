@@ -211,7 +211,21 @@ class _Import:
         self, subjects_frame: pl.DataFrame, subjects: Subjects
     ) -> tuple[pl.DataFrame, dict[tuple[int, str], tuple[str, int, str]]]:
         """Each kept subject's DS randomization record (one per subject)."""
-        mapped = self._apply(ds_map(), subjects)
+        domain_map = ds_map()
+        mapped = self._apply(domain_map, subjects)
+        if not mapped.usable:  # its one problem (a structural variable) stands for all
+            missing = next(
+                p.column
+                for p in mapped.problems
+                if p.line == 1 and p.column in domain_map.structural
+            )
+            assert missing is not None
+            unmapped = {
+                (line, "randomization_date"): ("DS", 1, missing)
+                for line in subjects_frame.get_column(LINE).to_list()
+            }
+            empty = pl.lit(None, dtype=pl.String).alias("randomization_date")
+            return subjects_frame.with_columns(empty), unmapped
         records = mapped.frame.rename({LINE: "__ds_line"})
         self.problems += _second_randomizations(records)
         first = records.sort("__ds_line").unique("subject_id", keep="first", maintain_order=True)

@@ -18,6 +18,7 @@ from itptrial._errors import Problem
 from itptrial.data._parse import MISSING_COLUMN
 
 Cell = tuple[str, int | None, str | None]  # (where, line, column)
+SUBJECT_ID = "subject_id"
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,12 @@ def to_sdtm(problem: Problem, origins: Mapping[str, Origin], words: Mapping[str,
         if moved is not None:
             where, line, column = moved
             own[problem.column] = moved[2]
+        elif problem.column not in origin.variables and SUBJECT_ID in origin.variables:
+            # A cell looked up in another domain through the subject (a randomization
+            # date from DS) with no record to come from: the record has no subject to
+            # look up. That is its USUBJID's fault, reported there already ("empty
+            # USUBJID"), so this is said at the same cell and merged away.
+            column = origin.variables[SUBJECT_ID]
     if problem.column and problem.message == f"empty {problem.column}" and column:
         message = f"empty {origin.alternatives.get(problem.column, column)}"
     else:
