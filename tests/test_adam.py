@@ -388,3 +388,22 @@ def test_sdtm_in_adam_out(tmp_path: Path) -> None:
     adrs, _ = read_xpt(adam, "adrs")
     never = adrs[(adrs["USUBJID"] == "TACITP3-102-006") & (adrs["PARAMCD"] == "INITRESP")]
     assert never["AVALC"].tolist() == ["NE"]
+
+
+def test_each_baseline_flag_marks_the_adjudicated_baseline(
+    three_arm: tuple[Path, dict[str, Any]],
+) -> None:
+    # ABLFL is found from the dates (the latest count in the baseline window); BASE is
+    # the adjudication's baseline count: they must agree for every subject, and CHG is
+    # AVAL - BASE after the baseline date only.
+    folder, _ = three_arm
+    adlb, _ = read_xpt(folder, "adlb")
+    flagged = adlb[adlb["ABLFL"] == "Y"]
+    assert flagged["USUBJID"].is_unique
+    assert (flagged["AVAL"] == flagged["BASE"]).all()
+    with_base = set(adlb.loc[adlb["BASE"].notna(), "USUBJID"])
+    assert set(flagged["USUBJID"]) == with_base
+    baseline_day = flagged.set_index("USUBJID")["ADT"]
+    after = adlb[adlb["USUBJID"].map(baseline_day).lt(adlb["ADT"]).fillna(False)]
+    assert (after["CHG"] == after["AVAL"] - after["BASE"]).all()
+    assert adlb.loc[~adlb.index.isin(after.index), "CHG"].isna().all()

@@ -145,19 +145,21 @@ def _response_records(
         adt.alias("ADT"),
         study_day(adt, pl.col("TRTSDT")).alias("ADY"),
         flag(in_population).alias("ANL01FL"),
-        pl.col("explanation"),
     )
 
 
-def _with_explan(records: pl.DataFrame) -> tuple[pl.DataFrame, int]:
-    parts = [explanation_parts(text) for text in records.get_column("explanation").to_list()]
+def _explan_columns(endpoints: pl.DataFrame) -> tuple[pl.DataFrame, int]:
+    """Each subject's explanation in parts (USUBJID, EXPLAN, EXPLAN2, ...): cut once per
+    subject, then joined onto every record of that subject."""
+    texts = endpoints.get_column("explanation").to_list()
+    parts = [explanation_parts(text) for text in texts]
     chunks = max((len(p) for p in parts), default=1)
     names = ["EXPLAN", *(f"EXPLAN{i}" for i in range(2, chunks + 1))]
-    columns = {
-        name: pl.Series(name, [p[i] if i < len(p) else None for p in parts], pl.String)
+    columns = [
+        pl.Series(name, [p[i] if i < len(p) else None for p in parts], pl.String)
         for i, name in enumerate(names)
-    }
-    return records.drop("explanation").with_columns(**columns), chunks
+    ]
+    return pl.DataFrame([endpoints.get_column("subject_id").alias("USUBJID"), *columns]), chunks
 
 
 def _adrs(keys: pl.DataFrame, endpoints: pl.DataFrame, protocol: Protocol) -> AdamData:
@@ -167,7 +169,8 @@ def _adrs(keys: pl.DataFrame, endpoints: pl.DataFrame, protocol: Protocol) -> Ad
     records = pl.concat(
         [_response_records(frame, e, codes[e.name], n) for n, e in enumerate(binary, start=1)]
     ).sort("USUBJID", "PARAMN", maintain_order=True)
-    records, chunks = _with_explan(records)
+    explan, chunks = _explan_columns(endpoints)
+    records = records.join(explan, on="USUBJID", how="left", maintain_order="left")
     definition = adrs(chunks)
     return AdamData({"ADRS": records.select(definition.names)}, {"ADRS": definition})
 
@@ -239,12 +242,18 @@ def _adlb(
     t = (pl.col("date") - pl.col("TRTSDT")).dt.total_days()
     # The baseline of docs/endpoints.md: the latest count with -BASELINE_WINDOW <= t <= 0.
     in_window = t.is_between(-p.baseline_window, 0)
-    baseline_date = pl.col("date").filter(in_window).max().over("subject_id")
-    is_baseline = (pl.col("date") == baseline_date) & in_window
-    first_on_date = pl.int_range(pl.len()).over("subject_id", "date") == 0
-    counts = counts.sort("subject_id", "date", maintain_order=True).with_columns(
-        baseline_date.alias("baseline_date"),
-        (is_baseline & first_on_date).alias("is_baseline"),
+    baseline_dates = (
+        counts.filter(in_window)
+        .group_by("subject_id")
+        .agg(pl.col("date").max().alias("baseline_date"))
+    )
+    counts = counts.join(baseline_dates, on="subject_id", how="left", maintain_order="left")
+    counts = counts.sort("subject_id", "date", maintain_order=True)
+    first_on_date = pl.struct("subject_id", "date").is_first_distinct()
+    counts = counts.with_columns(
+        ((pl.col("date") == pl.col("baseline_date")) & first_on_date)
+        .fill_null(False)
+        .alias("is_baseline")
     )
     base = pl.col("baseline_count").cast(pl.Float64)
     after_baseline = pl.col("date") > pl.col("baseline_date")
