@@ -27,6 +27,7 @@ from typer.testing import CliRunner, Result
 
 from itptrial.cli import app
 from itptrial.data import load_dataset
+
 from sdtm_source import NOT_IN_SDTM, sdtm_problems, to_sdtm, write_sdtm
 
 # --- a small valid dataset, as text ------------------------------------------------
