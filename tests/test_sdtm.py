@@ -628,3 +628,65 @@ def test_cli_error_exits_2_without_output(tmp_path: Path) -> None:
     assert "LB:4:LBDTC:" in result.output
     assert "Traceback" not in result.output
     assert not (tmp_path / "data").exists()
+
+
+def test_an_empty_aerel_is_recoded_only_when_the_mapping_says_so(tmp_path: Path) -> None:
+    domains = sample()
+    set_cell("AE", 4, "AEREL", "")(domains)  # S02-003 Insomnia: causality not recorded
+    sdtm = write_sdtm(tmp_path / "sdtm", domains)
+    with pytest.raises(InputError) as raised:
+        import_sdtm(sdtm, tmp_path / "refused")
+    assert "AE:4:AEREL: empty AEREL" in [str(p) for p in raised.value.problems]
+    (tmp_path / "mapping.toml").write_text('[adverse_events]\nrelated_map = { "" = true }\n')
+    summary = import_sdtm(sdtm, tmp_path / "data", mapping=tmp_path / "mapping.toml")
+    related = [r[5] for r in read_table(tmp_path / "data", "adverse_events")[1:]]
+    assert related == ["true", "true", "true", "false"]  # line 4 is the third record
+    assert summary.tally("AE", "converted", "empty AEREL as true (by the mapping)") == 1
+
+
+def test_a_blq_sample_is_left_out_whatever_pcstresn_holds(tmp_path: Path) -> None:
+    # The CDISC pilot writes PCSTRESN 0 beside PCSTRESC "<BLQ": that is no concentration.
+    domains = sample()
+    domains["PC"][0].append("PCSTRESC")
+    for row in domains["PC"][1:]:
+        row.append(row[4])
+    add_record(
+        "PC",
+        USUBJID="S01-001",
+        PCTESTCD="TACRO",
+        PCTEST="Tacrolimus",
+        PCDTC="2021-03-05T07:50",
+        PCSTRESN="0",
+        PCSTRESU="ng/mL",
+        PCSTRESC="<BLQ",
+    )(domains)
+    summary = import_sdtm(write_sdtm(tmp_path / "sdtm", domains), tmp_path / "data")
+    assert [r[3] for r in read_table(tmp_path / "data", "drug_levels")[1:]] == ["4.2"]
+    below = "below the limit of quantification (BLQ or < in PCORRES/PCSTRESC)"
+    assert summary.tally("PC", "left out", below) == 1
+
+
+def test_a_missing_rescue_variable_says_how_to_choose_another(tmp_path: Path) -> None:
+    domains = sample()
+    drop_column("CM", "CMCAT")(domains)
+    with pytest.raises(InputError) as raised:
+        import_sdtm(write_sdtm(tmp_path / "sdtm", domains), tmp_path / "data")
+    assert [str(p) for p in raised.value.problems if p.severity == "error"] == [
+        "CM:1:CMCAT: missing required column; choose the rescue records by a variable CM has "
+        '([rescue] CMCAT, CMSCAT, CMDECOD or CMTRT), or skip CM ([skip] domains = ["CM"])'
+    ]
+
+
+def test_the_cdisc_pilot_mapping_and_protocol_load() -> None:
+    # examples/cdiscpilot01 (docs/sdtm.md): the data are not shipped; the files must stay
+    # valid against the mapping and protocol models.
+    from itptrial import load_protocol
+    from itptrial.data.sdtm import load_mapping
+
+    folder = Path(__file__).parents[1] / "examples" / "cdiscpilot01"
+    mapping = load_mapping(folder / "mapping.toml")
+    protocol = load_protocol(str(folder / "protocol.toml"))
+    assert (
+        set(mapping.arms.codes.values()) == set(protocol.arm_codes) == {"XAN_HI", "XAN_LO", "PBO"}
+    )
+    assert mapping.adverse_events.related_map[""] is True

@@ -161,7 +161,7 @@ TALLIES = {
     ("PC", "read", 38, "records"),
     ("PC", "other", 12, "samples that are not pre-dose troughs"),
     ("PC", "left out", 1, "PCSTAT NOT DONE"),
-    ("PC", "left out", 6, "below the limit of quantification (no PCSTRESN)"),
+    ("PC", "left out", 6, "below the limit of quantification (BLQ or < in PCORRES/PCSTRESC)"),
     ("PC", "converted", 19, "PCSTRESU ug/mL (x 1000)"),
     ("PC", "kept", 19, "pre-dose troughs (pre-dose values of PCTPT, PCTPTNUM, PCELTM)"),
 }
@@ -205,8 +205,8 @@ REPORT = (
     "imputed 2 partial AESTDTC to the first possible day",
     "PC: 38 records: kept 19 pre-dose troughs (pre-dose values of PCTPT, PCTPTNUM, PCELTM); "
     "other data 12 [samples that are not pre-dose troughs 12]; left out 7 [PCSTAT NOT DONE "
-    "1, below the limit of quantification (no PCSTRESN) 6]; converted 19 PCSTRESU ug/mL "
-    "(x 1000)",
+    "1, below the limit of quantification (BLQ or < in PCORRES/PCSTRESC) 6]; converted 19 "
+    "PCSTRESU ug/mL (x 1000)",
     *NOTES,
 )
 

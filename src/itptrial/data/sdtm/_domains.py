@@ -320,6 +320,11 @@ def cm_map(mapping: SdtmMapping) -> DomainMap:
         },
         select=chosen,
         structural=("USUBJID", *selection),
+        hints=dict.fromkeys(
+            selection,
+            "choose the rescue records by a variable CM has ([rescue] CMCAT, CMSCAT, CMDECOD "
+            'or CMTRT), or skip CM ([skip] domains = ["CM"])',
+        ),
         select_what=f"rescue records ({described})",
         others_what="other medications",
         leave_out=(
@@ -406,7 +411,9 @@ def ex_map() -> DomainMap:
 
 def pc_map(trough: pl.Expr | None, trough_what: str) -> DomainMap:
     """PC -> drug_levels; ``trough`` selects the pre-dose samples (None: all are)."""
-    below_limit = pl.col("PCSTRESN").is_null() & pl.any_horizontal(
+    # Marked below the limit in the text result, whatever PCSTRESN holds: some studies
+    # put 0 or half the limit there (the CDISC pilot writes PCSTRESN 0 for "<BLQ").
+    below_limit = pl.any_horizontal(
         pl.col(v).str.contains(r"(?i)BLQ|BLOQ|LLOQ|^<").fill_null(False)
         for v in ("PCORRES", "PCSTRESC")
     )
@@ -431,7 +438,9 @@ def pc_map(trough: pl.Expr | None, trough_what: str) -> DomainMap:
         others_what="samples that are not pre-dose troughs",
         leave_out=(
             _not_done("PCSTAT"),
-            LeaveOut("below the limit of quantification (no PCSTRESN)", below_limit),
+            LeaveOut(
+                "below the limit of quantification (BLQ or < in PCORRES/PCSTRESC)", below_limit
+            ),
         ),
         units=(
             Unit(

@@ -34,6 +34,7 @@ from itptrial.data.sdtm._dtc import Dtc as DtcValue
 from itptrial.data.sdtm._dtc import partial_message
 
 FACTOR = "__factor_{}"
+EMPTY = ""  # the mapping key of an empty value (TOML: related_map = { "" = true })
 
 
 @dataclass(frozen=True)
@@ -133,6 +134,7 @@ def apply_map(
         if p.column not in absent_variables
     ]
     out.tallies += _imputed_tallies(domain_map, frame, impute_partial)
+    out.tallies += _empty_recoded_tallies(domain_map, frame)
     native = _left_out(domain, [lo for lo in domain_map.leave_out if lo.mapped], native, out)
     out.frame = native.drop(RANDOMIZED_ON, DAY0, strict=False)
     out.tallies.append(Tally(domain, "kept", out.frame.height, domain_map.select_what))
@@ -257,6 +259,8 @@ def _column(domain_map: DomainMap, name: str, source: Take | Dtc | Recode, imput
         partial = dtc.imputed(reference) if impute else pl.lit(None, dtype=pl.String)
         return pl.when(dtc.is_partial).then(partial).otherwise(dtc.complete).alias(name)
     code = pl.col(source.variable).str.to_uppercase()
+    if EMPTY in source.values:  # the mapping recodes an empty value too
+        code = code.fill_null(EMPTY)
     return code.replace_strict(dict(source.values), default=None, return_dtype=pl.String).alias(
         name
     )
@@ -286,6 +290,18 @@ def _cell_problems(domain_map: DomainMap, frame: pl.DataFrame, impute: bool) -> 
             Problem(domain_map.domain, line, variable, text) for line, text in failing.iter_rows()
         ]
     return problems
+
+
+def _empty_recoded_tallies(domain_map: DomainMap, frame: pl.DataFrame) -> list[Tally]:
+    """Empty values a mapping recodes (``"" = true``), counted: never done unseen."""
+    tallies = []
+    for source in domain_map.columns.values():
+        if isinstance(source, Recode) and EMPTY in source.values:
+            n = frame.filter(pl.col(source.variable).is_null()).height
+            if n:
+                what = f"empty {source.variable} as {source.values[EMPTY]} (by the mapping)"
+                tallies.append(Tally(domain_map.domain, "converted", n, what))
+    return tallies
 
 
 def _imputed_tallies(domain_map: DomainMap, frame: pl.DataFrame, impute: bool) -> list[Tally]:
