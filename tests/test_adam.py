@@ -37,6 +37,7 @@ from itptrial.adam import (
     explanation_parts,
 )
 from itptrial.cli import app
+from itptrial.endpoints import endpoint_registry
 from itptrial.stats import (
     cox_hazard_ratio,
     kaplan_meier,
@@ -94,8 +95,12 @@ def test_binary_statistics_recomputed_from_adrs_equal_results_json(
 ) -> None:
     folder, results = three_arm
     adrs, _ = read_xpt(folder, "adrs")
-    codes = itptrial.load_protocol(str(PHASE3)).endpoints.paramcds()
-    assert set(results["binary"]) == {name for name in codes if name in results["binary"]}
+    protocol = itptrial.load_protocol(str(PHASE3))
+    codes = protocol.endpoints.paramcds()
+    # every binary endpoint of the protocol is in both (7 = 5 built-in + 2 declared)
+    binary = {e.name for e in endpoint_registry(protocol.endpoints) if e.kind == "binary"}
+    assert set(results["binary"]) == binary and len(binary) == 7
+    assert set(adrs["PARAMCD"]) == {codes[name] for name in binary}
     for endpoint, block in results["binary"].items():
         paramcd = codes[endpoint]
         for arm, shown in block["by_arm"].items():

@@ -7,6 +7,7 @@ the SDTM file line (header = line 1) each record or problem comes from.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
 
@@ -690,3 +691,105 @@ def test_the_cdisc_pilot_mapping_and_protocol_load() -> None:
         set(mapping.arms.codes.values()) == set(protocol.arm_codes) == {"XAN_HI", "XAN_LO", "PBO"}
     )
     assert mapping.adverse_events.related_map[""] is True
+
+
+def test_cli_reimport_keeps_a_user_supplied_bleeding_table(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from itptrial.cli import app
+
+    sdtm = write_sdtm(tmp_path / "sdtm", sample(), "csv")
+    out = tmp_path / "data"
+    args = ["import-sdtm", str(sdtm), "--out", str(out)]
+    assert CliRunner().invoke(app, args).exit_code == 0
+    (out / "bleeding.csv").write_text("subject_id,date,who_grade\nS01-001,2021-03-02,1\n")
+    result = CliRunner().invoke(app, [*args, "--force"])
+    assert result.exit_code == 0, result.output
+    assert (out / "bleeding.csv").read_text().endswith("S01-001,2021-03-02,1\n")
+
+
+def test_skip_names_are_case_insensitive(tmp_path: Path) -> None:
+    sdtm = write_sdtm(tmp_path / "sdtm", sample())
+    (tmp_path / "mapping.toml").write_text('[skip]\ndomains = ["pc", "Ae"]\n')
+    summary = import_sdtm(sdtm, tmp_path / "data", mapping=tmp_path / "mapping.toml")
+    assert read_table(tmp_path / "data", "drug_levels")[1:] == []
+    assert read_table(tmp_path / "data", "adverse_events")[1:] == []
+    assert "skipped by the mapping ([skip] domains): ae.csv, pc.csv" in summary.notes
+
+
+def test_a_domain_in_another_format_is_an_error_and_absent_ones_are_named(
+    tmp_path: Path,
+) -> None:
+    domains = sample()
+    del domains["PC"]
+    sdtm = write_sdtm(tmp_path / "sdtm", domains)
+    (sdtm / "ae.csv").rename(sdtm / "ae.sas7bdat")
+    (sdtm / "notes.txt").write_text("site notes")
+    with pytest.raises(InputError) as raised:
+        import_sdtm(sdtm, tmp_path / "data")
+    assert [str(p) for p in raised.value.problems if p.severity == "error"] == [
+        "AE:-:-: ae.sas7bdat is not read: only SAS XPORT (.xpt) and CSV (.csv) files are; "
+        "write it as ae.xpt or ae.csv"
+    ]
+    (sdtm / "ae.sas7bdat").unlink()
+    summary = import_sdtm(sdtm, tmp_path / "data")
+    assert "not read (not a mapped domain): notes.txt, vs.csv" in summary.notes
+    assert "no file, so no records: AE, PC" in summary.notes
+
+
+def _errors(tmp_path: Path, domains: Domains, mapping: str | None = None) -> list[str]:
+    sdtm = write_sdtm(tmp_path / "sdtm", domains)
+    path = None
+    if mapping is not None:
+        path = tmp_path / "mapping.toml"
+        path.write_text(mapping)
+    with pytest.raises(InputError) as raised:
+        import_sdtm(sdtm, tmp_path / "data", mapping=path)
+    return [str(p) for p in raised.value.problems if p.severity == "error"]
+
+
+def test_reference_dates_are_never_imputed(tmp_path: Path) -> None:
+    # Day 0 and exposure dates decide every study day: a guessed day is an error even
+    # with partial = "first" (which still imputes an AE or CM date).
+    domains = sample()
+    set_cell("DM", 2, "RFXSTDTC", "2021-03")(domains)
+    set_cell("EX", 5, "EXSTDTC", "2021-03")(domains)
+    never = (
+        "a complete date YYYY-MM-DD is needed; dates of randomization, Day 0 and exposure "
+        "are never imputed"
+    )
+    assert _errors(tmp_path, domains, '[dates]\npartial = "first"\n') == [
+        f"DM:2:RFXSTDTC: partial date '2021-03': {never}",
+        f"EX:5:EXSTDTC: partial date '2021-03': {never}",
+    ]
+
+
+def test_an_exposure_over_ten_years_is_a_typo_not_daily_doses(tmp_path: Path) -> None:
+    domains = sample()
+    set_cell("EX", 2, "EXENDTC", "2204-01-04")(domains)
+    days = (dt.date(2204, 1, 4) - dt.date(2021, 3, 1)).days  # 66,867
+    assert _errors(tmp_path, domains) == [
+        f"EX:2:EXENDTC: EXENDTC 2204-01-04 is {days} days after EXSTDTC 2021-03-01: more than "
+        "3660 days of daily doses in one record; check the year"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [("abc", "unparseable number 'abc'"), ("-1", "PCSTRESN below 0: '-1'")],
+)
+def test_a_bad_value_in_a_converted_unit_is_quoted_as_written(
+    tmp_path: Path, value: str, message: str
+) -> None:
+    domains = sample()
+    set_cell("PC", 2, "PCSTRESN", value)(domains)
+    set_cell("PC", 2, "PCSTRESU", "ug/mL")(domains)
+    assert _errors(tmp_path, domains) == [f"PC:2:PCSTRESN: {message}"]
+
+
+def test_platelet_units_with_the_micro_sign(tmp_path: Path) -> None:
+    domains = sample()
+    set_cell("LB", 2, "LBSTRESU", "K/µL")(domains)
+    set_cell("LB", 3, "LBSTRESU", "10^3/µL")(domains)
+    import_sdtm(write_sdtm(tmp_path / "sdtm", domains), tmp_path / "data")
+    assert read_table(tmp_path / "data", "platelets") == EXPECTED["platelets"]

@@ -176,6 +176,8 @@ RECORDS = {
 # Day 0: RFXSTDTC for 101-001, 101-002, 101-004, 102-004; the first EX record for 101-005,
 # 102-001 (placebo), 102-002, 102-005 (placebo); none for 102-006.
 NOTES = (
+    # the study folder also holds its script, mapping and protocol: listed, never read
+    "not read (not a mapped domain): make_study.py, mapping.toml, protocol.toml",
     "randomization_date: DS.DSSTDTC of the DSDECOD RANDOMIZED record",
     "treatment_start_date (Day 0): DM.RFXSTDTC for 4, the first EX record for 4, none (never "
     "treated) for 1 of 9 subjects",
@@ -569,3 +571,19 @@ def test_without_the_mapping_every_problem_in_one_run(tmp_path: Path) -> None:
     assert result.stdout == ""
     assert result.stderr.splitlines() == WITHOUT_MAPPING
     assert not out.exists()
+
+
+def test_a_randomized_subject_left_out_by_the_mapping_is_a_warning(tmp_path: Path) -> None:
+    # Without Pbo under [arms], the three placebo subjects (DM lines 3, 7 and 11: 101-002,
+    # 102-001, 102-005) are left out although DS says each was randomized.
+    text = MAPPING.read_text(encoding="utf-8").replace('Pbo = "PBO"\n', "")
+    mapping = tmp_path / "mapping.toml"
+    mapping.write_text(text, encoding="utf-8")
+    summary = import_sdtm(STUDY, tmp_path / "out", mapping=mapping)
+    said = [str(w) for w in summary.warnings if w.where == "DM"]
+    assert said == [
+        f"DM:{line}:ARMCD: subject '{uid(n)}' has a DS record with DSDECOD RANDOMIZED "
+        "but is left out (ARMCD 'Pbo'): list the arm under [arms] in the mapping if it is "
+        "one of the trial's"
+        for line, n in ((3, "101-002"), (7, "102-001"), (11, "102-005"))
+    ]

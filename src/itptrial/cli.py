@@ -384,10 +384,13 @@ def import_sdtm(
     ] = False,
 ) -> None:
     """Convert CDISC SDTM domains (DM, DS, LB, CM, AE, EX, PC) into a native dataset."""
-    from itptrial.data import TABLES, dataset_file_names
+    from itptrial.data import dataset_file_names
     from itptrial.data import import_sdtm as run_import
+    from itptrial.data.sdtm import OUTPUT_TABLES
 
-    check_output_folder(out, inputs=[sdtm_dir], names=dataset_file_names(list(TABLES)))
+    # only the tables the import writes: a bleeding.csv added by hand stays (docs/sdtm.md)
+    names = dataset_file_names(list(OUTPUT_TABLES))
+    check_output_folder(out, inputs=[sdtm_dir], names=names)
     if not force and out.is_dir() and any(out.iterdir()):
         message = "is not empty: give --force to write the tables into it"
         raise InputError([Problem(str(out), None, "--out", message)])

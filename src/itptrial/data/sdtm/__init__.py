@@ -7,8 +7,16 @@ dataset folder. Every problem names the SDTM file (domain), line and variable.
 """
 
 from itptrial.data.sdtm._engine import Tally
-from itptrial.data.sdtm._import import BLEEDING_NOTE, import_sdtm
+from itptrial.data.sdtm._import import BLEEDING_NOTE, OUTPUT_TABLES, import_sdtm
 from itptrial.data.sdtm._mapping import SdtmMapping, load_mapping
 from itptrial.data.sdtm._summary import ImportSummary
 
-__all__ = ["BLEEDING_NOTE", "ImportSummary", "SdtmMapping", "Tally", "import_sdtm", "load_mapping"]
+__all__ = [
+    "BLEEDING_NOTE",
+    "OUTPUT_TABLES",
+    "ImportSummary",
+    "SdtmMapping",
+    "Tally",
+    "import_sdtm",
+    "load_mapping",
+]

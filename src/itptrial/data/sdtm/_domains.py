@@ -61,6 +61,9 @@ PLATELET_UNITS = (
     "x10^3/uL",
     "10*3/uL",
     "K/uL",
+    "10^3/µL",
+    "x10^3/µL",
+    "K/µL",
     "10^3/mm3",
     "/nL",
 )
@@ -124,6 +127,9 @@ class Dtc:
 
     variable: str
     not_before: str | None = None
+    # Never imputed, even with partial = "first": the dates every study day counts from
+    # (randomization, Day 0, exposure), where a guessed day would move every endpoint.
+    exact: bool = False
 
 
 @dataclass(frozen=True)
@@ -232,14 +238,14 @@ def dm_map(mapping: SdtmMapping, randomization: str | None) -> DomainMap:
         "subject_id": Take(("USUBJID",)),
         "site_id": Take(("SITEID",)),
         "arm": Recode(arm, values, "") if codes else Take((arm,)),
-        "treatment_start_date": Dtc("RFXSTDTC"),
+        "treatment_start_date": Dtc("RFXSTDTC", exact=True),
         "stratum": Take(("STRATUM",)),
         "sex": Recode("SEX", SEXES, "M, F, U or empty", required=False),
         "age": Take(("AGE",)),
         "last_contact_date": Dtc("RFPENDTC"),
     }
     if randomization:
-        columns["randomization_date"] = Dtc(randomization)
+        columns["randomization_date"] = Dtc(randomization, exact=True)
     ageu = pl.col("AGEU")
     age_unit = pl.when(
         pl.col("AGE").is_not_null() & ageu.is_not_null() & (ageu.str.to_uppercase() != "YEARS")
@@ -266,7 +272,10 @@ def ds_map() -> DomainMap:
         "DS",
         "randomization",
         required=("USUBJID", "DSDECOD", "DSSTDTC"),
-        columns={"subject_id": Take(("USUBJID",)), "randomization_date": Dtc("DSSTDTC")},
+        columns={
+            "subject_id": Take(("USUBJID",)),
+            "randomization_date": Dtc("DSSTDTC", exact=True),
+        },
         select=_is("DSDECOD", ["RANDOMIZED"]),
         structural=("USUBJID", "DSDECOD"),
         select_what="randomization records (DSDECOD RANDOMIZED)",
@@ -393,8 +402,8 @@ def ex_map() -> DomainMap:
         optional=("EXENDTC", "EXDOSFRQ", "EXOCCUR"),
         columns={
             "subject_id": Take(("USUBJID",)),
-            "start_date": Dtc("EXSTDTC"),
-            "end_date": Dtc("EXENDTC"),
+            "start_date": Dtc("EXSTDTC", exact=True),
+            "end_date": Dtc("EXENDTC", exact=True),
             "drug": Take(("EXTRT",), lower=True),
             "dose_mg": Take(("EXDOSE",)),
             "per_day": Recode(

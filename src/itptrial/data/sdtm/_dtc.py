@@ -84,13 +84,16 @@ class Dtc:
         )
 
 
-def partial_message(value_quoted: pl.Expr) -> pl.Expr:
-    """The error for a partial date when the mapping rejects them (the default)."""
+def partial_message(value_quoted: pl.Expr, never_imputed: bool = False) -> pl.Expr:
+    """The error for a partial date: the mapping rejects them (the default), or this date
+    is one that is never imputed (a reference date every study day counts from)."""
+    remedy = (
+        "; dates of randomization, Day 0 and exposure are never imputed"
+        if never_imputed
+        else ' (or impute the first day with [dates] partial = "first" in the mapping)'
+    )
     return (
         pl.lit("partial date ")
         + value_quoted
-        + pl.lit(
-            ": a complete date YYYY-MM-DD is needed (or impute the first day with [dates] "
-            'partial = "first" in the mapping)'
-        )
+        + pl.lit(": a complete date YYYY-MM-DD is needed" + remedy)
     )

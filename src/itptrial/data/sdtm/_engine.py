@@ -249,14 +249,19 @@ def _column(domain_map: DomainMap, name: str, source: Take | Dtc | Recode, imput
             value = value.str.to_lowercase()
         factor = FACTOR.format(name)
         if any(unit.native == name for unit in domain_map.units):
-            number = (value.cast(pl.Float64, strict=False) * pl.col(factor)).round_sig_figs(12)
-            converted = pl.when(pl.col(factor) != 1.0).then(number.cast(pl.String))
+            raw_number = value.cast(pl.Float64, strict=False)
+            number = (raw_number * pl.col(factor)).round_sig_figs(12)
+            # Only a valid amount is converted: anything else reaches the loader as written,
+            # so that its message quotes what the file says ('abc', '-1').
+            convertible = raw_number.is_finite().fill_null(False) & (raw_number >= 0)
+            converted = pl.when((pl.col(factor) != 1.0) & convertible).then(number.cast(pl.String))
             value = converted.otherwise(value)
         return value.alias(name)
     if isinstance(source, Dtc):
         dtc = DtcValue(source.variable)
         reference = pl.col(source.not_before) if source.not_before else None
-        partial = dtc.imputed(reference) if impute else pl.lit(None, dtype=pl.String)
+        imputing = impute and not source.exact
+        partial = dtc.imputed(reference) if imputing else pl.lit(None, dtype=pl.String)
         return pl.when(dtc.is_partial).then(partial).otherwise(dtc.complete).alias(name)
     code = pl.col(source.variable).str.to_uppercase()
     if EMPTY in source.values:  # the mapping recodes an empty value too
@@ -276,11 +281,10 @@ def _cell_problems(domain_map: DomainMap, frame: pl.DataFrame, impute: bool) -> 
             unknown = raw.is_not_null() & ~raw.str.to_uppercase().is_in(list(source.values))
             message = pl.lit(f"expected {source.expected}, found ") + quoted(raw)
             checks.append((source.variable, pl.when(unknown).then(message)))
-        elif isinstance(source, Dtc) and not impute:
+        elif isinstance(source, Dtc) and (source.exact or not impute):
             dtc = DtcValue(source.variable)
-            checks.append(
-                (source.variable, pl.when(dtc.is_partial).then(partial_message(quoted(dtc.raw))))
-            )
+            said = partial_message(quoted(dtc.raw), never_imputed=source.exact and impute)
+            checks.append((source.variable, pl.when(dtc.is_partial).then(said)))
     problems = []
     for variable, message in checks:
         failing = frame.select(LINE, message.alias("__message")).filter(
@@ -309,7 +313,7 @@ def _imputed_tallies(domain_map: DomainMap, frame: pl.DataFrame, impute: bool) -
         return []
     tallies = []
     for source in domain_map.columns.values():
-        if isinstance(source, Dtc):
+        if isinstance(source, Dtc) and not source.exact:
             n = frame.filter(DtcValue(source.variable).is_partial).height
             if n:
                 what = f"partial {source.variable} to the first possible day"

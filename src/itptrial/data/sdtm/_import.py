@@ -37,11 +37,14 @@ from itptrial.data.sdtm._domains import (
     pc_map,
 )
 from itptrial.data.sdtm._engine import Mapped, Subjects, Tally, apply_map
-from itptrial.data.sdtm._mapping import SdtmMapping, load_mapping
+from itptrial.data.sdtm._mapping import DOMAINS, SdtmMapping, load_mapping
 from itptrial.data.sdtm._read import Domains, read_domains
 from itptrial.data.sdtm._summary import ImportSummary
 from itptrial.data.sdtm._translate import Origin, merged, to_sdtm
 
+# One EX record spread over more days than this is a typo in a year (2204 for 2024), not
+# a treatment: it is an error before any daily dose is made.
+MAX_EXPOSURE_DAYS = 3660
 OUTPUT_TABLES = ("subjects", "platelets", "rescue", "adverse_events", "doses", "drug_levels")
 BLEEDING_NOTE = (
     "no bleeding table: WHO bleeding grade has no standard SDTM variable; add bleeding.csv "
@@ -153,6 +156,16 @@ class _Import:
             self.notes.append(
                 f"skipped by the mapping ([skip] domains): {', '.join(self.domains.skipped)}"
             )
+        skipped = {Path(name).stem.upper() for name in self.domains.skipped}
+        absent = [
+            d
+            for d in DOMAINS
+            if d not in self.domains.frames
+            and d not in skipped
+            and not any(p.where == d for p in self.domains.problems)
+        ]
+        if absent:
+            self.notes.append(f"no file, so no records: {', '.join(absent)}")
 
     # --- DM, DS, EX: the subjects ------------------------------------------------------
 
@@ -172,6 +185,7 @@ class _Import:
         kept_ids = mapped.frame.get_column("subject_id").drop_nulls()
         subjects = Subjects(in_dm=dm.get_column("USUBJID").drop_nulls(), kept=kept_ids)
         self._arm_tallies(dm, mapped.frame)
+        self._randomized_but_left_out(dm, kept_ids)
         frame = mapped.frame
         moved: dict[tuple[int, str], tuple[str, int, str]] = {}
         variables = domain_map.variables()
@@ -196,6 +210,26 @@ class _Import:
             pl.col("treatment_start_date").str.to_date("%Y-%m-%d", strict=False).alias(DAY0),
         ).filter(pl.col("USUBJID").is_not_null())
         return Subjects(subjects.in_dm, kept_ids, references.unique("USUBJID", keep="first"))
+
+    def _randomized_but_left_out(self, dm: pl.DataFrame, kept_ids: pl.Series) -> None:
+        """A left-out subject whom DS says was randomized: the ITT population shrinks, so
+        it is said (a value missing from [arms], or a typo in it)."""
+        ds = self.domains.frames.get("DS")
+        if ds is None or not {"USUBJID", "DSDECOD"} <= set(ds.columns):
+            return
+        randomized = ds.filter(pl.col("DSDECOD").str.to_uppercase() == "RANDOMIZED")
+        arm = self.settings.arms.variable
+        left_out = dm.filter(
+            ~pl.col("USUBJID").is_in(kept_ids.implode())
+            & pl.col("USUBJID").is_in(randomized.get_column("USUBJID").implode())
+        )
+        for line, sid, value in left_out.select(LINE, "USUBJID", arm).iter_rows():
+            message = (
+                f"subject '{sid}' has a DS record with DSDECOD RANDOMIZED but is left out "
+                f"({arm} {'empty' if value is None else repr(value)}): list the arm under "
+                "[arms] in the mapping if it is one of the trial's"
+            )
+            self.warnings.append(Problem("DM", line, arm, message, "warning"))
 
     def _arm_tallies(self, dm: pl.DataFrame, kept: pl.DataFrame) -> None:
         variable = self.settings.arms.variable
@@ -312,7 +346,19 @@ class _Import:
             self.problems.append(
                 Problem("EX", line, "EXENDTC", f"EXENDTC {end} is before EXSTDTC {start}")
             )
-        valid = valid.filter(~(pl.col("end_date") < pl.col("start_date")).fill_null(False))
+        span = (pl.col("end_date") - pl.col("start_date")).dt.total_days()
+        too_long = valid.filter(span > MAX_EXPOSURE_DAYS)
+        for line, start, end in too_long.select(LINE, "start_date", "end_date").iter_rows():
+            message = (
+                f"EXENDTC {end} is {(end - start).days} days after EXSTDTC {start}: more than "
+                f"{MAX_EXPOSURE_DAYS} days of daily doses in one record; check the year"
+            )
+            self.problems.append(Problem("EX", line, "EXENDTC", message))
+        valid = valid.filter(
+            ~((pl.col("end_date") < pl.col("start_date")) | (span > MAX_EXPOSURE_DAYS)).fill_null(
+                False
+            )
+        )
         daily, overlaps = _daily_doses(valid)
         self.warnings += overlaps
         self.tables["doses"] = daily

@@ -7,7 +7,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from itptrial._errors import InputError, validation_problems
 from itptrial._files import read_text_file, read_toml
@@ -87,9 +94,14 @@ class Dates(_Strict):
 class Skip(_Strict):
     domains: tuple[str, ...] = ()
 
+    @field_validator("domains")
+    @classmethod
+    def _upper(cls, domains: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(d.upper() for d in domains)  # file names are case-insensitive too
+
     @model_validator(mode="after")
     def _known(self) -> Skip:
-        upper = [d.upper() for d in self.domains]
+        upper = list(self.domains)
         unknown = [d for d in upper if d not in DOMAINS]
         if unknown:
             raise ValueError(f"unknown domain(s) {unknown} (domains: {', '.join(DOMAINS)})")

@@ -44,9 +44,19 @@ def read_domains(folder: Path, skip: Sequence[str], missing: Sequence[str]) -> D
         return found
     candidates: dict[str, list[Path]] = {}
     for path in sorted(folder.iterdir()):
-        if path.suffix.lower() not in FORMATS:
-            continue
         domain = path.stem.upper()
+        if path.name.startswith(".") or path.name == "__pycache__":
+            continue
+        if path.suffix.lower() not in FORMATS:
+            if domain in DOMAINS and domain not in skip:  # e.g. ae.sas7bdat: never unseen
+                message = (
+                    f"{path.name} is not read: only SAS XPORT (.xpt) and CSV (.csv) files are; "
+                    f"write it as {domain.lower()}.xpt or {domain.lower()}.csv"
+                )
+                found.problems.append(Problem(domain, None, None, message))
+            else:
+                found.not_read.append(path.name + ("/" if path.is_dir() else ""))
+            continue
         if domain not in DOMAINS:
             found.not_read.append(path.name)
         elif domain in skip:
