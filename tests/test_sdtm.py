@@ -793,3 +793,23 @@ def test_platelet_units_with_the_micro_sign(tmp_path: Path) -> None:
     set_cell("LB", 3, "LBSTRESU", "10^3/µL")(domains)
     import_sdtm(write_sdtm(tmp_path / "sdtm", domains), tmp_path / "data")
     assert read_table(tmp_path / "data", "platelets") == EXPECTED["platelets"]
+
+
+def test_daily_doses_after_last_contact_are_one_warning_per_ex_record(tmp_path: Path) -> None:
+    # S01-001 last contact 2021-03-02: EX line 2 (dexamethasone 03-01 to 03-04) has two
+    # daily doses after it, said once; line 3 (tacrolimus to 03-03) has one.
+    domains = sample()
+    set_cell("DM", 2, "RFPENDTC", "2021-03-02")(domains)
+    summary = import_sdtm(write_sdtm(tmp_path / "sdtm", domains), tmp_path / "data")
+    ex = [str(w) for w in summary.warnings if w.where == "EX" and "RFPENDTC" in w.message]
+    assert ex == [
+        "EX:2:EXSTDTC: record dated 2021-03-03 to 2021-03-04 (2 days) is after RFPENDTC "
+        "2021-03-02 of subject 'S01-001'",
+        "EX:3:EXSTDTC: record dated 2021-03-03 is after RFPENDTC 2021-03-02 of subject 'S01-001'",
+    ]
+
+
+def test_a_dm_without_records_says_so(tmp_path: Path) -> None:
+    domains = sample()
+    domains["DM"] = domains["DM"][:1]
+    assert "DM:-:-: DM has no records, so no subject" in _errors(tmp_path, domains)

@@ -10,6 +10,7 @@ and which PC samples are troughs.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -204,6 +205,8 @@ class _Import:
         self.origins["subjects"] = Origin("DM", variables, moved)
         if kept_ids.is_empty() and dm.height:
             self.problems.append(_nothing_kept_problem(dm, self.settings.arms.variable))
+        elif dm.height == 0:
+            self.problems.append(Problem("DM", None, None, "DM has no records, so no subject"))
         references = frame.select(
             pl.col("subject_id").alias("USUBJID"),
             pl.col("randomization_date").str.to_date("%Y-%m-%d", strict=False).alias(RANDOMIZED_ON),
@@ -475,7 +478,7 @@ class _Import:
             ) from None
         if any(p.severity == "error" for p in self.native):
             raise InputError(merged(self.problems, self.native) + self.warnings, source=location)
-        self.warnings += [self._said(p) for p in dataset.warnings]
+        self.warnings += _one_per_record([self._said(p) for p in dataset.warnings])
         return dataset
 
     def _said(self, problem: Problem) -> Problem:
@@ -483,6 +486,35 @@ class _Import:
 
 
 # --- helpers -----------------------------------------------------------------------------
+
+# "record dated 2021-03-04 is after ..." -> the message without its date, and the date
+_DATED = re.compile(r"^record dated (\d{4}-\d{2}-\d{2}) (.*)$")
+
+
+def _one_per_record(warnings: list[Problem]) -> list[Problem]:
+    """The loader warns once per daily dose; many daily doses come from one EX record,
+    so the same warning at one EX line is said once, with its first and last dates."""
+    groups: dict[tuple[str, int | None, str | None, str], list[str]] = {}
+    order: list[Problem | tuple[str, int | None, str | None, str]] = []
+    for w in warnings:
+        found = _DATED.match(w.message) if w.where == "EX" else None
+        if found is None:
+            order.append(w)
+            continue
+        key = (w.where, w.line, w.column, found.group(2))
+        if key not in groups:
+            order.append(key)
+        groups.setdefault(key, []).append(found.group(1))
+    said = []
+    for item in order:
+        if isinstance(item, Problem):
+            said.append(item)
+            continue
+        where, line, column, rest = item
+        dates = sorted(groups[item])
+        span = dates[0] if len(dates) == 1 else f"{dates[0]} to {dates[-1]} ({len(dates)} days)"
+        said.append(Problem(where, line, column, f"record dated {span} {rest}", "warning"))
+    return said
 
 
 def _records_randomization(ds: pl.DataFrame) -> bool:
