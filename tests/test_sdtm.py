@@ -813,3 +813,39 @@ def test_a_dm_without_records_says_so(tmp_path: Path) -> None:
     domains = sample()
     domains["DM"] = domains["DM"][:1]
     assert "DM:-:-: DM has no records, so no subject" in _errors(tmp_path, domains)
+
+
+@pytest.mark.parametrize("values", ["[-0.5]", '["-0.50"]'])
+def test_trough_time_points_by_pctptnum_are_numbers(tmp_path: Path, values: str) -> None:
+    domains = sample()
+    domains["PC"][0].append("PCTPTNUM")
+    domains["PC"][1].append("-0.5")  # line 2: the pre-dose sample, 4.2 ng/mL
+    domains["PC"][2].append("2")  # line 3: not a trough time point (other data)
+    add_record(
+        "PC",
+        USUBJID="S01-001",
+        PCTESTCD="TACRO",
+        PCTEST="Tacrolimus",
+        PCDTC="2021-03-03T10:00",
+        PCSTRESN="9.9",
+        PCSTRESU="ng/mL",
+        PCTPTNUM="2",
+    )(domains)  # 2 h after the dose: not a trough
+    (tmp_path / "mapping.toml").write_text(f"[drug_levels]\ntrough = {{ PCTPTNUM = {values} }}\n")
+    summary = import_sdtm(
+        write_sdtm(tmp_path / "sdtm", domains), tmp_path / "data", mapping=tmp_path / "mapping.toml"
+    )
+    assert [r[3] for r in read_table(tmp_path / "data", "drug_levels")[1:]] == ["4.2"]
+    assert summary.tally("PC", "other") == 2  # lines 3 and 4
+
+
+def test_a_pctptnum_time_point_that_is_no_number_is_a_mapping_error(tmp_path: Path) -> None:
+    (tmp_path / "mapping.toml").write_text('[drug_levels]\ntrough = { PCTPTNUM = ["PRE"] }\n')
+    with pytest.raises(InputError) as raised:
+        import_sdtm(
+            write_sdtm(tmp_path / "sdtm", sample()),
+            tmp_path / "d",
+            mapping=tmp_path / "mapping.toml",
+        )
+    (problem,) = raised.value.problems
+    assert "PCTPTNUM values are numbers, not 'PRE'" in problem.message

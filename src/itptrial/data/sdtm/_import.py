@@ -642,11 +642,8 @@ def _trough_rule(
                 "",
                 [Problem("PC", 1, v, f"{MISSING_COLUMN} ([drug_levels] trough)") for v in missing],
             )
-        chosen = pl.any_horizontal(
-            pl.col(v).str.to_uppercase().is_in([x.upper() for x in values]).fill_null(False)
-            for v, values in given.items()
-        )
-        what = "; ".join(f"{v} {', '.join(values)}" for v, values in given.items())
+        chosen = pl.any_horizontal(_is_time_point(v, values) for v, values in given.items())
+        what = "; ".join(f"{v} {', '.join(map(str, values))}" for v, values in given.items())
         return chosen, what, []
     present = [v for v in ("PCTPT", "PCTPTNUM", "PCELTM") if v in pc.columns]
     if not present:
@@ -658,6 +655,16 @@ def _trough_rule(
     }
     chosen = pl.any_horizontal(rules[v].fill_null(False) for v in present)
     return chosen, f"pre-dose values of {', '.join(present)}", []
+
+
+def _is_time_point(variable: str, values: tuple[str | float, ...]) -> pl.Expr:
+    """A PC record at one of the mapping's time points: numbers compared as numbers
+    (PCTPTNUM "0" is 0.0), text without case."""
+    if variable == "PCTPTNUM":
+        wanted = [float(v) for v in values]
+        return pl.col(variable).cast(pl.Float64, strict=False).is_in(wanted).fill_null(False)
+    words = [str(v).upper() for v in values]
+    return pl.col(variable).str.to_uppercase().is_in(words).fill_null(False)
 
 
 def _several_per_day(levels: pl.DataFrame) -> list[Problem]:

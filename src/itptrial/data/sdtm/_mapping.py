@@ -114,9 +114,19 @@ class Skip(_Strict):
 class DrugLevels(_Strict):
     """Which PC records are troughs: a value list per time-point variable (any match)."""
 
-    trough: dict[Literal["PCTPT", "PCTPTNUM", "PCELTM"], tuple[str, ...]] = Field(
+    # PCTPTNUM is numeric: its values may be given as numbers (PCTPTNUM = [-0.5, 0])
+    trough: dict[Literal["PCTPT", "PCTPTNUM", "PCELTM"], tuple[str | float, ...]] = Field(
         default_factory=dict
     )
+
+    @model_validator(mode="after")
+    def _numeric_time_points(self) -> DrugLevels:
+        for value in self.trough.get("PCTPTNUM", ()):
+            try:
+                float(value)
+            except ValueError:
+                raise ValueError(f"PCTPTNUM values are numbers, not {value!r}") from None
+        return self
 
 
 class Missing(_Strict):
