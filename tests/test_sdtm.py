@@ -406,6 +406,20 @@ def add_record(domain: str, **values: str) -> Callable[[Domains], None]:
     return edit
 
 
+def add_tacrolimus_sample(domains: Domains, when: str, ng_ml: str, **values: str) -> None:
+    """One more PC record of S01-001's tacrolimus, in ng/mL."""
+    add_record(
+        "PC",
+        USUBJID="S01-001",
+        PCTESTCD="TACRO",
+        PCTEST="Tacrolimus",
+        PCDTC=when,
+        PCSTRESN=ng_ml,
+        PCSTRESU="ng/mL",
+        **values,
+    )(domains)
+
+
 def drop_column(domain: str, column: str) -> Callable[[Domains], None]:
     def edit(domains: Domains) -> None:
         index = domains[domain][0].index(column)
@@ -651,16 +665,7 @@ def test_a_blq_sample_is_left_out_whatever_pcstresn_holds(tmp_path: Path) -> Non
     domains["PC"][0].append("PCSTRESC")
     for row in domains["PC"][1:]:
         row.append(row[4])
-    add_record(
-        "PC",
-        USUBJID="S01-001",
-        PCTESTCD="TACRO",
-        PCTEST="Tacrolimus",
-        PCDTC="2021-03-05T07:50",
-        PCSTRESN="0",
-        PCSTRESU="ng/mL",
-        PCSTRESC="<BLQ",
-    )(domains)
+    add_tacrolimus_sample(domains, "2021-03-05T07:50", "0", PCSTRESC="<BLQ")
     summary = import_sdtm(write_sdtm(tmp_path / "sdtm", domains), tmp_path / "data")
     assert [r[3] for r in read_table(tmp_path / "data", "drug_levels")[1:]] == ["4.2"]
     below = "below the limit of quantification (BLQ or < in PCORRES/PCSTRESC)"
@@ -821,16 +826,7 @@ def test_trough_time_points_by_pctptnum_are_numbers(tmp_path: Path, values: str)
     domains["PC"][0].append("PCTPTNUM")
     domains["PC"][1].append("-0.5")  # line 2: the pre-dose sample, 4.2 ng/mL
     domains["PC"][2].append("2")  # line 3: not a trough time point (other data)
-    add_record(
-        "PC",
-        USUBJID="S01-001",
-        PCTESTCD="TACRO",
-        PCTEST="Tacrolimus",
-        PCDTC="2021-03-03T10:00",
-        PCSTRESN="9.9",
-        PCSTRESU="ng/mL",
-        PCTPTNUM="2",
-    )(domains)  # 2 h after the dose: not a trough
+    add_tacrolimus_sample(domains, "2021-03-03T10:00", "9.9", PCTPTNUM="2")  # 2 h post-dose
     (tmp_path / "mapping.toml").write_text(f"[drug_levels]\ntrough = {{ PCTPTNUM = {values} }}\n")
     summary = import_sdtm(
         write_sdtm(tmp_path / "sdtm", domains), tmp_path / "data", mapping=tmp_path / "mapping.toml"
