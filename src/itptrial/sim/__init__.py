@@ -1,5 +1,6 @@
 """The virtual trial: a mechanistic dual-target model of ITP executing a protocol."""
 
+from itptrial.sim._abc import AbcResult, Priors, abc_smc
 from itptrial.sim._engine import STEPPERS, EngineName
 from itptrial.sim._parameters import ModelParameters, load_parameters
 from itptrial.sim._requirements import check_simulation
@@ -12,8 +13,11 @@ from itptrial.sim._simulate import (
 
 __all__ = [
     "STEPPERS",
+    "AbcResult",
     "EngineName",
     "ModelParameters",
+    "Priors",
+    "abc_smc",
     "check_simulation",
     "load_parameters",
     "simulate_course",
