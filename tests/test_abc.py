@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from itptrial.sim import AbcResult, Priors, abc_smc
+from itptrial.sim import AbcResult, Priors, abc_smc, posterior_summary, sensitivity
 
 # TARGET 020's sustained responders (docs/domain.md): 31/48 and 23/56.
 OBSERVED = np.array([31, 23])
@@ -86,3 +86,40 @@ def test_too_many_simulations_is_an_error() -> None:
             final_tolerance=0.5,
             max_simulations=20_000,
         )
+
+
+# --- identifiability ------------------------------------------------------------------
+
+
+def test_sensitivity_of_a_linear_model_with_a_blind_direction() -> None:
+    # targets = A log(theta): d target / d log theta = A exactly (central differences of a
+    # linear function in log theta have no error). A has rank 2 of 3: the third
+    # parameter moves the targets only together with the second (columns 2 and 3 equal).
+    a = np.array([[1.0, 2.0, 2.0], [0.0, 1.0, 1.0], [3.0, 0.0, 0.0]])
+    result = sensitivity(lambda theta: a @ np.log(theta), np.array([0.5, 2.0, 7.0]))
+    np.testing.assert_allclose(result.matrix, a, atol=1e-9)
+    expected = np.linalg.svd(a, compute_uv=False)  # the third is 0 up to rounding
+    np.testing.assert_allclose(result.singular_values, expected, atol=1e-9)
+    assert result.singular_values[-1] < 1e-9
+    assert result.collinearity_index > 1e6
+
+
+def test_sensitivity_of_a_well_posed_model() -> None:
+    # y1 = theta1^2, y2 = theta1 theta2: d y / d log theta = [[2 y1, 0], [y2, y2]]
+    theta = np.array([1.5, 0.4])
+    result = sensitivity(lambda t: np.array([t[0] ** 2, t[0] * t[1]]), theta, 1e-4)
+    y1, y2 = 1.5**2, 1.5 * 0.4
+    np.testing.assert_allclose(result.matrix, [[2 * y1, 0.0], [y2, y2]], rtol=1e-6)
+    assert result.collinearity_index < 10
+
+
+def test_posterior_summary_contraction_and_correlation(result: AbcResult) -> None:
+    priors = Priors({"p_experimental": stats.uniform(0, 1), "p_control": stats.beta(2, 2)})
+    summary = posterior_summary(result, priors)
+    # exact contraction: 1 - var(Beta(32, 18)) / var(U(0, 1)) (1/12), and
+    # 1 - var(Beta(25, 35)) / var(Beta(2, 2)) (0.05)
+    exact = [1 - stats.beta(32, 18).var() / (1 / 12), 1 - stats.beta(25, 35).var() / 0.05]
+    np.testing.assert_allclose(summary.contraction, exact, atol=0.01)
+    # the two rates are independent a posteriori: correlation within 4 / sqrt(ESS)
+    assert abs(summary.correlation[0, 1]) < 4 / np.sqrt(result.effective_sample_size())
+    np.testing.assert_allclose(np.diag(summary.correlation), 1.0)

@@ -2,6 +2,12 @@
 
 from itptrial.sim._abc import AbcResult, Priors, abc_smc
 from itptrial.sim._engine import STEPPERS, EngineName
+from itptrial.sim._identifiability import (
+    PosteriorSummary,
+    Sensitivity,
+    posterior_summary,
+    sensitivity,
+)
 from itptrial.sim._parameters import ModelParameters, load_parameters
 from itptrial.sim._requirements import check_simulation
 from itptrial.sim._simulate import (
@@ -16,10 +22,14 @@ __all__ = [
     "AbcResult",
     "EngineName",
     "ModelParameters",
+    "PosteriorSummary",
     "Priors",
+    "Sensitivity",
     "abc_smc",
     "check_simulation",
     "load_parameters",
+    "posterior_summary",
+    "sensitivity",
     "simulate_course",
     "simulate_trial",
     "simulate_trials",
