@@ -153,8 +153,7 @@ def test_closed_loop_reference_gives_the_same_trial(seed: int) -> None:
 def _population(n: int = 8, seed: int = 5) -> Population:
     eligibility = PROTOCOL.eligibility
     assert eligibility is not None
-    rngs = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2)]
-    return draw_population(rngs[0], load_parameters(), n, eligibility, rngs[1])
+    return draw_population(np.random.SeedSequence(seed), load_parameters(), n, eligibility)
 
 
 def _run(

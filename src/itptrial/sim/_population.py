@@ -29,8 +29,45 @@ class Population:
     screening_grade: np.ndarray  # WHO bleeding grade at screening (int)
 
 
-def _lognormal(rng: np.random.Generator, median: float, omega: float, n: int) -> np.ndarray:
-    return median * np.exp(omega * rng.standard_normal(n))
+# Spawn-key indices of the population's random quantities (never reorder: draws change).
+QUANTITIES = (
+    "t0",
+    "baseline",
+    "screening",
+    "expresser",
+    "cl",
+    "kdeg",
+    "ka",
+    "kdex",
+    "weight",
+    "female",
+    "age",
+)
+
+
+class Streams:
+    """One independent stream per quantity (and, for the redrawn diagnosis, per round):
+    patient i always takes the i-th draw, so it keeps its values whatever the number of
+    patients, the number of redraws of others, or the value of any parameter (common
+    random numbers; a parameter moves each patient smoothly)."""
+
+    def __init__(self, seed: np.random.SeedSequence) -> None:
+        self._entropy = seed.entropy
+        self._key = seed.spawn_key
+
+    def of(self, quantity: str, round_: int = 0) -> np.random.Generator:
+        key = (*self._key, QUANTITIES.index(quantity), round_)
+        return np.random.default_rng(np.random.SeedSequence(self._entropy, spawn_key=key))
+
+    def normal(self, quantity: str, n: int, round_: int = 0) -> np.ndarray:
+        return self.of(quantity, round_).standard_normal(n)
+
+    def uniform(self, quantity: str, n: int, round_: int = 0) -> np.ndarray:
+        return self.of(quantity, round_).random(n)
+
+
+def _lognormal(z: np.ndarray, median: float, omega: float) -> np.ndarray:
+    return median * np.exp(omega * z)
 
 
 def bleeding_grade(counts: np.ndarray, u: np.ndarray, m: ModelParameters) -> np.ndarray:
@@ -53,32 +90,30 @@ def _eligible(count: np.ndarray, grade: np.ndarray | None, eligibility: Eligibil
 
 
 def _diagnosis(
-    rng: np.random.Generator,
-    screening: np.random.Generator | None,
-    m: ModelParameters,
-    n: int,
-    eligibility: Eligibility,
+    streams: Streams, m: ModelParameters, n: int, eligibility: Eligibility
 ) -> tuple[np.ndarray, ...]:
     """(T0, baseline, A0, screening grade) for n newly diagnosed patients meeting the
     protocol's eligibility, redrawing any draw outside it or without real destruction.
 
-    The screening bleeding grade has a stream of its own, drawn only when eligibility
-    has a bleeding route, so a protocol without one draws the same patients as before.
+    Round r draws every patient's candidate from the round's own streams and keeps the
+    first acceptable one, so a patient's values never depend on another's redraws. The
+    screening bleeding grade is drawn only when eligibility has a bleeding route.
     """
     d, c0 = m.disease, m.platelets.healthy_count
     t0, baseline, a0 = np.empty(n), np.empty(n), np.empty(n)
     grade = np.zeros(n, dtype=np.int64)
     with_bleeding = eligibility.count_below_with_bleeding is not None
-    if with_bleeding and screening is None:
-        raise ValueError("eligibility admits patients by bleeding: give a screening stream")
     todo = np.arange(n)
+    round_ = 0
     while todo.size:
-        t0_draw = _lognormal(rng, d.t0_median, d.omega_t0, todo.size)
-        base_draw = _lognormal(rng, d.baseline_median, d.omega_baseline, todo.size)
+        t0_draw = _lognormal(streams.normal("t0", n, round_)[todo], d.t0_median, d.omega_t0)
+        base_z = streams.normal("baseline", n, round_)[todo]
+        base_draw = _lognormal(base_z, d.baseline_median, d.omega_baseline)
         a0_draw = baseline_destruction(c0, t0_draw, base_draw, m.platelets.gamma)
         grade_draw = None
-        if screening is not None and with_bleeding:
-            grade_draw = bleeding_grade(base_draw, screening.random(todo.size), m)
+        if with_bleeding:
+            u = streams.uniform("screening", n, round_)[todo]
+            grade_draw = bleeding_grade(base_draw, u, m)
         ok = (
             _eligible(base_draw, grade_draw, eligibility)
             & (base_draw >= MIN_BASELINE)
@@ -89,44 +124,40 @@ def _diagnosis(
         if grade_draw is not None:
             grade[todo[ok]] = grade_draw[ok]
         todo = todo[~ok]
+        round_ += 1
     return t0, baseline, a0, grade
 
 
-def _ages(
-    rng: np.random.Generator, m: ModelParameters, n: int, eligibility: Eligibility
-) -> np.ndarray:
+def _ages(streams: Streams, m: ModelParameters, n: int, eligibility: Eligibility) -> np.ndarray:
     """Normal ages, rounded, kept within the model's and the protocol's age range."""
     pop = m.population
     low = max(pop.age_min, eligibility.min_age or pop.age_min)
     high = min(pop.age_max, eligibility.max_age or pop.age_max)
-    return np.clip(np.round(rng.normal(pop.age_median, pop.age_sd, n)), low, high)
+    ages = pop.age_median + pop.age_sd * streams.normal("age", n)
+    return np.clip(np.round(ages), low, high)
 
 
 def draw_population(
-    rng: np.random.Generator,
-    m: ModelParameters,
-    n: int,
-    eligibility: Eligibility,
-    screening: np.random.Generator | None = None,
+    seed: np.random.SeedSequence, m: ModelParameters, n: int, eligibility: Eligibility
 ) -> Population:
     """n eligible patients: disease state at diagnosis, drug sensitivities, tacrolimus
-    PK and covariates. ``screening`` draws the screening bleeding grade (needed when
-    eligibility admits patients by bleeding)."""
-    t0, baseline, a0, grade = _diagnosis(rng, screening, m, n, eligibility)
+    PK and covariates, each quantity from its own stream (:class:`Streams`)."""
+    streams = Streams(seed)
+    t0, baseline, a0, grade = _diagnosis(streams, m, n, eligibility)
     tac = m.tacrolimus
-    expresser = rng.random(n) < tac.cyp3a5_expresser_fraction
-    cl = _lognormal(rng, tac.cl_l_per_h * 24.0, tac.omega_cl, n)
+    expresser = streams.uniform("expresser", n) < tac.cyp3a5_expresser_fraction
+    cl = _lognormal(streams.normal("cl", n), tac.cl_l_per_h * 24.0, tac.omega_cl)
     cl = np.where(expresser, cl * tac.cyp3a5_cl_factor, cl)
+    kdex = _lognormal(
+        streams.normal("kdex", n), m.dexamethasone.kill_median, m.dexamethasone.omega_kill
+    )
     patients = Patients(
         c0=np.full(n, m.platelets.healthy_count),
-        kdeg=_lognormal(rng, m.platelets.kdeg, m.platelets.omega_kdeg, n),
+        kdeg=_lognormal(streams.normal("kdeg", n), m.platelets.kdeg, m.platelets.omega_kdeg),
         t0=t0,
         a0=a0,
-        ka=_lognormal(rng, m.disease.ka_median, m.disease.omega_ka, n),
-        kdex=np.minimum(
-            _lognormal(rng, m.dexamethasone.kill_median, m.dexamethasone.omega_kill, n),
-            MAX_DEX_KILL,
-        ),
+        ka=_lognormal(streams.normal("ka", n), m.disease.ka_median, m.disease.omega_ka),
+        kdex=np.minimum(kdex, MAX_DEX_KILL),
         cl=cl,
         v=np.full(n, tac.v_l),
         ktr=4.0 / m.platelets.mtt_days,
@@ -140,12 +171,13 @@ def draw_population(
         ivig_effect=m.rescue.ivig_effect,
         kr=np.log(2.0) / m.rescue.ivig_half_life_days,
     )
+    weight = _lognormal(streams.normal("weight", n), tac.weight_median_kg, tac.omega_weight)
     return Population(
         patients=patients,
         baseline=baseline,
-        weight=_lognormal(rng, tac.weight_median_kg, tac.omega_weight, n),
+        weight=weight,
         cyp3a5_expresser=expresser,
-        female=rng.random(n) < m.population.female_fraction,
-        age=_ages(rng, m, n, eligibility),
+        female=streams.uniform("female", n) < m.population.female_fraction,
+        age=_ages(streams, m, n, eligibility),
         screening_grade=grade,
     )

@@ -31,7 +31,7 @@ STREAMS = (
     "troughs",
     "events",
     "calendar",
-    "screening",
+    "screening",  # unused since the population draws every quantity from its own stream
 )
 
 
@@ -114,9 +114,7 @@ def run_course(
     seeds = _seeds(seed)
     streams = {name: np.random.default_rng(child) for name, child in seeds.items()}
     n, horizon = len(arms), protocol.endpoints.horizon
-    population = draw_population(
-        streams["population"], params, n, protocol.eligibility, streams["screening"]
-    )
+    population = draw_population(seeds["population"], params, n, protocol.eligibility)
     visits, dropout = _visit_days(
         protocol, streams["visits"], n, horizon, params.population.dropout_per_day
     )
