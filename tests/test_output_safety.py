@@ -178,3 +178,17 @@ def test_an_interrupted_command_leaves_only_complete_outputs(tmp_path: Path, sig
     assert left and all(name.startswith("trial_") for name in left), left  # no staging
     for trial in out.iterdir():
         assert len([p for p in trial.iterdir() if p.suffix == ".csv"]) == 7  # whole trials
+
+
+def test_a_signal_during_the_move_waits_for_it_and_is_never_lost() -> None:
+    # The files of a staged output move under a held signal; the signal then acts, with
+    # the handler that was there before (here Python's: KeyboardInterrupt).
+    from itptrial._output import _signals_held
+
+    moved = []
+    with pytest.raises(KeyboardInterrupt), _signals_held():
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.05)  # a handler would have run by now
+        moved.append("all files")
+    assert moved == ["all files"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

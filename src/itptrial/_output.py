@@ -19,13 +19,18 @@ import os
 import shutil
 import signal
 import tempfile
-from collections.abc import Iterable, Iterator, Sequence
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from types import FrameType
+from typing import Any
 
 from itptrial._errors import InputError, Problem
 
 MANIFEST = ".itptrial-manifest.json"
+# What signal.getsignal returns: a Python handler, SIG_DFL / SIG_IGN, or None.
+Handler = Callable[[int, FrameType | None], Any] | int | signal.Handlers | None
 STAGING_PREFIX = ".itptrial-staging-"
 
 
@@ -214,14 +219,33 @@ def staged_output(folder: str | Path, command: str, replaces: Sequence[str] = ()
 @contextmanager
 def _signals_held() -> Iterator[None]:
     """Ctrl-C and SIGTERM wait while the files move into place (a fraction of a second),
-    so an interruption never leaves half of them moved."""
-    held = {signal.SIGINT, signal.SIGTERM}
-    try:
-        previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
-    except (AttributeError, ValueError, OSError):  # pragma: no cover - not POSIX
+    so an interruption never leaves half of them moved.
+
+    The signals are recorded by a Python handler and acted on right after, with the
+    handler that was there before. (Blocking them with ``pthread_sigmask`` lost them:
+    the kernel may hand a blocked signal to another thread, such as a progress bar's.)
+    Handlers can only be set in the main thread; elsewhere nothing is held.
+    """
+    if threading.current_thread() is not threading.main_thread():
         yield
         return
+    held = (signal.SIGINT, signal.SIGTERM)
+    received: list[int] = []
+    previous: dict[int, Handler] = {int(s): signal.getsignal(s) for s in held}
+    for sig in held:
+        signal.signal(sig, lambda signum, frame: received.append(signum))
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+        if received:
+            _act_on(received[0], previous[received[0]])
+
+
+def _act_on(signum: int, handler: Handler) -> None:
+    """What the signal would have done, had it not waited."""
+    if callable(handler):
+        handler(signum, None)
+    elif handler == signal.SIG_DFL:
+        signal.raise_signal(signum)
