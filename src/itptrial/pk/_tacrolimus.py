@@ -37,12 +37,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from itptrial._errors import InputError, validation_problems
 from itptrial._files import read_text_file, read_toml
+from itptrial._streams import QuantityStreams
 
 Genotype = Literal["expresser", "non", "unknown"]
 HOURS_PER_DAY = 24.0
 MG_PER_L_IN_NG_PER_ML = 1000.0
 # Spawn-key indices of the random quantities (never reorder: draws would change).
-STREAMS = {"genotype": 0, "eta_cl": 1, "eta_v": 2, "eta_ka": 3, "kappa_f": 4, "error": 5}
+STREAMS = ("genotype", "eta_cl", "eta_v", "eta_ka", "kappa_f", "error")
 
 
 class _Strict(BaseModel):
@@ -149,17 +150,8 @@ def individual_parameters(
     )
 
 
-def _stream(seed: int, quantity: str, column: int = 0) -> np.random.Generator:
-    """The stream of one quantity (and one column of it, e.g. an occasion)."""
-    return np.random.default_rng(
-        np.random.SeedSequence(seed, spawn_key=(STREAMS[quantity], column))
-    )
-
-
-def _normals(seed: int, quantity: str, n: int, size: int = 1) -> np.ndarray:
-    """(n, size) standard normals: patient i takes the i-th draw of each column's stream,
-    so its values do not depend on n, on size, or on any parameter."""
-    return np.column_stack([_stream(seed, quantity, j).standard_normal(n) for j in range(size)])
+def _streams(seed: int) -> QuantityStreams:
+    return QuantityStreams(np.random.SeedSequence(seed), STREAMS)
 
 
 def draw_patients(
@@ -172,7 +164,8 @@ def draw_patients(
     """Virtual patients: random effects from per-patient streams, genotype drawn at the
     expresser frequency where it is "unknown" (or not given)."""
     n = len(weight_kg)
-    u = _stream(seed, "genotype").random(n)
+    streams = _streams(seed)
+    u = streams.uniform("genotype", n)
     drawn = u < model.cyp3a5.expresser_fraction
     given = np.full(n, "unknown") if genotype is None else np.asarray(genotype)
     expresser = np.where(given == "unknown", drawn, given == "expresser")
@@ -181,10 +174,10 @@ def draw_patients(
         model,
         weight_kg,
         expresser,
-        w.omega_cl * _normals(seed, "eta_cl", n)[:, 0],
-        w.omega_v * _normals(seed, "eta_v", n)[:, 0],
-        w.omega_ka * _normals(seed, "eta_ka", n)[:, 0],
-        w.omega_f_occasion * _normals(seed, "kappa_f", n, occasions),
+        w.omega_cl * streams.normal("eta_cl", n),
+        w.omega_v * streams.normal("eta_v", n),
+        w.omega_ka * streams.normal("eta_ka", n),
+        w.omega_f_occasion * streams.normals("kappa_f", n, occasions),
     )
 
 
@@ -339,7 +332,7 @@ def observe(model: TacrolimusModel, true_ng_ml: np.ndarray, seed: int) -> np.nda
     """Measured concentrations: combined proportional and additive normal error (each
     sample its own stream column); never below 0 (an assay reports no negative value)."""
     n, m = true_ng_ml.shape
-    eps = _normals(seed, "error", n, 2 * m)
+    eps = _streams(seed).normals("error", n, 2 * m)
     e = model.error
     measured = true_ng_ml * (1.0 + e.proportional * eps[:, :m]) + e.additive_ng_ml * eps[:, m:]
     return np.maximum(measured, 0.0)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from itptrial._streams import QuantityStreams
 from itptrial.protocol import Eligibility
 from itptrial.sim._model import Patients, baseline_destruction
 from itptrial.sim._parameters import ModelParameters
@@ -45,27 +46,6 @@ QUANTITIES = (
 )
 
 
-class Streams:
-    """One independent stream per quantity (and, for the redrawn diagnosis, per round):
-    patient i always takes the i-th draw, so it keeps its values whatever the number of
-    patients, the number of redraws of others, or the value of any parameter (common
-    random numbers; a parameter moves each patient smoothly)."""
-
-    def __init__(self, seed: np.random.SeedSequence) -> None:
-        self._entropy = seed.entropy
-        self._key = seed.spawn_key
-
-    def of(self, quantity: str, round_: int = 0) -> np.random.Generator:
-        key = (*self._key, QUANTITIES.index(quantity), round_)
-        return np.random.default_rng(np.random.SeedSequence(self._entropy, spawn_key=key))
-
-    def normal(self, quantity: str, n: int, round_: int = 0) -> np.ndarray:
-        return self.of(quantity, round_).standard_normal(n)
-
-    def uniform(self, quantity: str, n: int, round_: int = 0) -> np.ndarray:
-        return self.of(quantity, round_).random(n)
-
-
 def _lognormal(z: np.ndarray, median: float, omega: float) -> np.ndarray:
     return median * np.exp(omega * z)
 
@@ -90,7 +70,7 @@ def _eligible(count: np.ndarray, grade: np.ndarray | None, eligibility: Eligibil
 
 
 def _diagnosis(
-    streams: Streams, m: ModelParameters, n: int, eligibility: Eligibility
+    streams: QuantityStreams, m: ModelParameters, n: int, eligibility: Eligibility
 ) -> tuple[np.ndarray, ...]:
     """(T0, baseline, A0, screening grade) for n newly diagnosed patients meeting the
     protocol's eligibility, redrawing any draw outside it or without real destruction.
@@ -128,7 +108,9 @@ def _diagnosis(
     return t0, baseline, a0, grade
 
 
-def _ages(streams: Streams, m: ModelParameters, n: int, eligibility: Eligibility) -> np.ndarray:
+def _ages(
+    streams: QuantityStreams, m: ModelParameters, n: int, eligibility: Eligibility
+) -> np.ndarray:
     """Normal ages, rounded, kept within the model's and the protocol's age range."""
     pop = m.population
     low = max(pop.age_min, eligibility.min_age or pop.age_min)
@@ -141,8 +123,8 @@ def draw_population(
     seed: np.random.SeedSequence, m: ModelParameters, n: int, eligibility: Eligibility
 ) -> Population:
     """n eligible patients: disease state at diagnosis, drug sensitivities, tacrolimus
-    PK and covariates, each quantity from its own stream (:class:`Streams`)."""
-    streams = Streams(seed)
+    PK and covariates, each quantity from its own stream (``itptrial._streams``)."""
+    streams = QuantityStreams(seed, QUANTITIES)
     t0, baseline, a0, grade = _diagnosis(streams, m, n, eligibility)
     tac = m.tacrolimus
     expresser = streams.uniform("expresser", n) < tac.cyp3a5_expresser_fraction

@@ -1,0 +1,39 @@
+"""Common random numbers: one independent numpy stream per random quantity (and per
+column of it: an occasion, a redraw round, a sample), with item i taking the i-th draw.
+
+Every item consumes a fixed number of draws from each stream, so its values do not
+depend on how many items are drawn, on other items' redraws, or on any parameter's
+value: a parameter step moves each item smoothly. Used by the virtual population
+(``itptrial.sim``) and the tacrolimus PK model (``itptrial.pk``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+
+class QuantityStreams:
+    """The streams of ``quantities`` below ``seed`` (spawn key: seed's key, the
+    quantity's position in ``quantities``, the column). Never reorder ``quantities``:
+    the draws would change."""
+
+    def __init__(self, seed: np.random.SeedSequence, quantities: Sequence[str]) -> None:
+        self._entropy = seed.entropy
+        self._key = tuple(seed.spawn_key)
+        self._quantities = tuple(quantities)
+
+    def of(self, quantity: str, column: int = 0) -> np.random.Generator:
+        key = (*self._key, self._quantities.index(quantity), column)
+        return np.random.default_rng(np.random.SeedSequence(self._entropy, spawn_key=key))
+
+    def normal(self, quantity: str, n: int, column: int = 0) -> np.ndarray:
+        return self.of(quantity, column).standard_normal(n)
+
+    def uniform(self, quantity: str, n: int, column: int = 0) -> np.ndarray:
+        return self.of(quantity, column).random(n)
+
+    def normals(self, quantity: str, n: int, columns: int) -> np.ndarray:
+        """(n, columns) standard normals, column j from the quantity's stream j."""
+        return np.column_stack([self.normal(quantity, n, j) for j in range(columns)])
