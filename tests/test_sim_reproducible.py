@@ -172,8 +172,9 @@ def test_tacrolimus_only_in_tac_dxm_on_days_0_to_83(tables: dict[str, pl.DataFra
 def test_tacrolimus_dose_changes_follow_an_off_target_trough(
     tables: dict[str, pl.DataFrame],
 ) -> None:
-    """A dose changes only the day a trough outside 3-5 ng/mL was measured, upwards
-    after a low trough and downwards after a high one."""
+    """A dose changes only the day after a trough outside 3-5 ng/mL was measured (the
+    result comes after that morning's dose), upwards after a low trough and downwards
+    after a high one."""
     subjects = tables["subjects"]
     tac = with_day(tables["doses"], subjects).filter(pl.col("drug") == "tacrolimus")
     steps = (
@@ -182,7 +183,9 @@ def test_tacrolimus_dose_changes_follow_an_off_target_trough(
         .filter(pl.col("before").is_not_null() & (pl.col("dose_mg") != pl.col("before")))
     )
     assert steps.height > 0
-    levels = with_day(tables["drug_levels"], subjects).select("subject_id", "day", "trough_ng_ml")
+    levels = with_day(tables["drug_levels"], subjects).select(
+        "subject_id", (pl.col("day") + 1).alias("day"), "trough_ng_ml"
+    )
     joined = steps.join(levels, on=["subject_id", "day"], how="left")
     assert joined["trough_ng_ml"].null_count() == 0
     low = joined.filter(pl.col("trough_ng_ml") < 3.0)

@@ -24,9 +24,13 @@ class QuantityStreams:
         self._key = tuple(seed.spawn_key)
         self._quantities = tuple(quantities)
 
-    def of(self, quantity: str, column: int = 0) -> np.random.Generator:
+    def seed(self, quantity: str, column: int = 0) -> np.random.SeedSequence:
+        """The seed of one quantity's stream (for a model with streams of its own)."""
         key = (*self._key, self._quantities.index(quantity), column)
-        return np.random.default_rng(np.random.SeedSequence(self._entropy, spawn_key=key))
+        return np.random.SeedSequence(self._entropy, spawn_key=key)
+
+    def of(self, quantity: str, column: int = 0) -> np.random.Generator:
+        return np.random.default_rng(self.seed(quantity, column))
 
     def normal(self, quantity: str, n: int, column: int = 0) -> np.ndarray:
         return self.of(quantity, column).standard_normal(n)

@@ -8,6 +8,7 @@ code, so no command shows a traceback.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sys
@@ -38,6 +39,10 @@ app = typer.Typer(
 )
 protocol_app = typer.Typer(help="Show and check protocols.", no_args_is_help=True)
 app.add_typer(protocol_app, name="protocol")
+calibrate_app = typer.Typer(
+    help="Calibrate the virtual patient to published trials (docs/calibration.md)."
+)
+app.add_typer(calibrate_app, name="calibrate")
 
 # No markup, emoji or highlighting: a problem line prints exactly as written (rich would
 # turn "platelets:100:count" into an emoji and "[x]" into markup).
@@ -262,11 +267,24 @@ def simulate(
     parameters: Annotated[
         Path | None, typer.Option(help="Model parameter TOML (default: calibrated).")
     ] = None,
+    posterior: Annotated[
+        str | None,
+        typer.Option(
+            help="Posterior folder of itptrial calibrate, or target020 (shipped): trial k "
+            "takes draw k."
+        ),
+    ] = None,
 ) -> None:
     """Simulate virtual trials, written as native datasets (docs/model.md)."""
     from itptrial.data import TABLES, dataset_file_names, write_dataset
     from itptrial.protocol import load_protocol
-    from itptrial.sim import check_simulation, load_parameters, simulate_trial, trial_seeds
+    from itptrial.sim import (
+        check_simulation,
+        load_parameters,
+        load_posterior,
+        simulate_trial,
+        trial_seeds,
+    )
 
     if engine not in ("fast", "reference"):
         raise InputError([Problem("--engine", None, None, "must be fast or reference")])
@@ -274,21 +292,27 @@ def simulate(
     check_output_folder(out, names=dataset_file_names(list(TABLES)) if trials == 1 else ())
     for folder in folders[1:] if trials == 1 else folders:
         check_output_folder(folder, names=dataset_file_names(list(TABLES)))
+    if posterior is not None and parameters is not None:
+        message = "give --parameters or --posterior, not both (a posterior has its own)"
+        raise InputError([Problem("--posterior", None, None, message)])
     protocol_obj = load_protocol(protocol)
     sizes = _arm_sizes(n_per_arm, protocol_obj)
-    params = load_parameters(parameters)
+    draws = load_posterior(posterior) if posterior is not None else None
+    params = draws.parameters if draws is not None else load_parameters(parameters)
     check_simulation(protocol_obj, params, sizes)
     days = protocol_obj.endpoints.horizon + 1
     written = 0
     with _progress("simulating") as bar:
         task = bar.add_task("simulate", total=trials * days)
         try:
-            for folder, sequence in zip(folders, trial_seeds(seed, trials), strict=True):
+            for k, (folder, sequence) in enumerate(
+                zip(folders, trial_seeds(seed, trials), strict=True)
+            ):
                 tables = simulate_trial(
                     protocol_obj,
                     sizes,
                     sequence,
-                    params,
+                    draws.draw(k) if draws is not None else params,
                     engine,  # type: ignore[arg-type]
                     progress=lambda step: bar.advance(task, step),
                 )
@@ -298,7 +322,10 @@ def simulate(
             _interrupted(f"interrupted: {written} complete trial(s) written to {out}")
     shown = str(out) if trials == 1 else f"{out}/trial_0001 ... trial_{trials:04d}"
     arms = " + ".join(str(n) for n in sizes)
-    stdout.print(f"wrote {trials} virtual trial(s) of {arms} subjects: {shown}", markup=False)
+    drawn = f", each with its own draw of posterior {posterior}" if draws is not None else ""
+    stdout.print(
+        f"wrote {trials} virtual trial(s) of {arms} subjects{drawn}: {shown}", markup=False
+    )
 
 
 DEMO_PRESET = "target020"
@@ -424,6 +451,101 @@ def export_adam(
     write_adam(adam, out, fmt.value)
     sizes = ", ".join(f"{name.lower()} {frame.height}" for name, frame in adam.frames.items())
     stdout.print(f"wrote {out}: {sizes} records, and metadata.csv", markup=False)
+
+
+CALIBRATION_FILES = ("posterior.parquet", "parameters.toml", "summary.json", "report.html")
+
+
+@calibrate_app.callback(invoke_without_command=True)
+@reports_input_errors
+def calibrate(
+    context: typer.Context,
+    targets: Annotated[
+        Path | None, typer.Option(help="Calibration targets TOML (trials, priors).")
+    ] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Output folder.")] = None,
+    parameters: Annotated[
+        Path | None,
+        typer.Option(help="Parameter TOML for every value not freed (default: shipped)."),
+    ] = None,
+    seed: Annotated[int, typer.Option(min=0, help="Random seed.")] = 20261201,
+) -> None:
+    """Fit the model's free parameters by ABC-SMC: posterior.parquet, parameters.toml,
+    summary.json and report.html."""
+    if context.invoked_subcommand is not None:
+        return
+    from itptrial.report import render_calibration
+    from itptrial.sim import load_parameters, load_targets, run_calibration
+
+    missing = [name for name, value in (("--targets", targets), ("--out", out)) if value is None]
+    if missing:
+        raise InputError([Problem(m, None, None, "is required") for m in missing])
+    assert targets is not None and out is not None
+    check_output_folder(out, inputs=[targets], names=CALIBRATION_FILES)
+    base = load_parameters(parameters)
+    spec = load_targets(targets, base)
+    with _progress("calibrating") as bar:
+        task = bar.add_task("calibrating", total=None)
+        try:
+            result = run_calibration(
+                spec, base, seed, progress=lambda m: bar.update(task, description=m)
+            )
+            with staged_output(out, command="calibrate") as staging:
+                result.draws_frame().write_parquet(staging / "posterior.parquet")
+                (staging / "parameters.toml").write_text(result.parameters_text(), "utf-8")
+                text = json.dumps(result.summary, indent=2, allow_nan=False)
+                (staging / "summary.json").write_text(text + "\n", "utf-8")
+                html = render_calibration(result.summary, result.bands)
+                (staging / "report.html").write_text(html, "utf-8")
+        except KeyboardInterrupt:
+            _interrupted("interrupted: nothing written")
+    outside = [c for c in result.summary["checks"] if c["p_value"] < 0.05]
+    stdout.print(
+        f"wrote {out}: {len(result.calibration.draws)} posterior draws of "
+        f"{len(result.calibration.names)} parameters; {len(outside)} of "
+        f"{len(result.summary['checks'])} published rates outside their 95% predictive "
+        f"interval ({result.seconds:.0f} s)",
+        markup=False,
+    )
+
+
+@calibrate_app.command("check")
+@reports_input_errors
+def calibrate_check(
+    targets: Annotated[Path, typer.Option(help="Calibration targets TOML.")],
+    posterior: Annotated[
+        str, typer.Option(help="Posterior folder of itptrial calibrate, or target020.")
+    ],
+    seed: Annotated[int, typer.Option(min=0, help="Random seed.")] = 20261202,
+    json_output: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
+) -> None:
+    """Posterior predictive distribution of every observed rate at its trial's size."""
+    from itptrial.sim import load_posterior, load_targets, predictive_checks
+
+    draws = load_posterior(posterior)
+    spec = load_targets(targets, draws.parameters)
+    columns = [name for name in spec.names if name in draws.draws.columns]
+    for name in (n for n in spec.names if n not in columns):
+        stderr.print(f"warning: {name} is not in the posterior: its value is fixed", markup=False)
+    values = draws.draws.select(columns).to_numpy()
+    spec = spec.only(columns)
+    with _progress("checking") as bar:
+        bar.add_task(f"simulating {spec.settings.check_trials} trials per target", total=None)
+        try:
+            checks = predictive_checks(spec, draws.parameters, values, seed)
+        except KeyboardInterrupt:
+            _interrupted("interrupted")
+    if json_output:
+        stdout.print(json.dumps({"checks": [c.as_dict() for c in checks]}), markup=False)
+        return
+    stdout.print(f"{'trial':<12} {'arm':<8} {'endpoint':<28} observed  median  95% interval  p")
+    for c in checks:
+        low, high = c.interval_95
+        stdout.print(
+            f"{c.trial:<12} {c.arm:<8} {c.endpoint:<28} {100 * c.observed:7.1f}% "
+            f"{100 * c.median:6.1f}%  {100 * low:5.1f}-{100 * high:5.1f}%  {c.p_value:.3f}",
+            markup=False,
+        )
 
 
 @protocol_app.command("show")

@@ -2,13 +2,17 @@
 tacrolimus (docs/tacrolimus.md)."""
 
 from itptrial.pk._tacrolimus import (
+    DayExposure,
     Dosing,
     Genotype,
+    PkState,
     TacrolimusModel,
     TacrolimusPatients,
+    advance_day,
     concentrations,
     draw_patients,
     individual_parameters,
+    initial_state,
     load_tacrolimus_model,
     observe,
     rhs,
@@ -17,13 +21,17 @@ from itptrial.pk._tacrolimus import (
 )
 
 __all__ = [
+    "DayExposure",
     "Dosing",
     "Genotype",
+    "PkState",
     "TacrolimusModel",
     "TacrolimusPatients",
+    "advance_day",
     "concentrations",
     "draw_patients",
     "individual_parameters",
+    "initial_state",
     "load_tacrolimus_model",
     "observe",
     "rhs",

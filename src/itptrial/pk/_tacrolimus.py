@@ -17,6 +17,9 @@ The equations are :func:`rhs` (used by the tests' ODE reference). :func:`concent
 solves them on a time grid of at most ``step_h`` hours, exactly for the absorption and
 elimination of each step with E at its exact mean over the step (so CL/F is frozen within
 a step; the error is second order in the step, below 1e-4 relative at 1 h).
+:func:`advance_day` takes the same steps one day at a time, for a simulator that chooses
+each day's dose after seeing that day's trough, and also returns the day's exact mean
+concentration.
 
 Random effects are drawn from one independent stream per quantity (and per occasion),
 numpy ``SeedSequence`` spawn keys, with patient i taking the i-th draw of each: every
@@ -26,7 +29,7 @@ patients, of occasions, or the value of any parameter (common random numbers).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from importlib import resources
 from pathlib import Path
 from typing import Literal
@@ -126,6 +129,21 @@ class TacrolimusPatients:
     def n(self) -> int:
         return len(self.cl)
 
+    def take(self, index: np.ndarray) -> TacrolimusPatients:
+        """The patients at ``index`` (an index or boolean mask)."""
+        return TacrolimusPatients(
+            **{f.name: getattr(self, f.name)[index] for f in fields(TacrolimusPatients)}
+        )
+
+    @staticmethod
+    def concatenate(groups: list[TacrolimusPatients]) -> TacrolimusPatients:
+        """Several groups as one, in order."""
+        columns = {
+            f.name: np.concatenate([getattr(g, f.name) for g in groups])
+            for f in fields(TacrolimusPatients)
+        }
+        return TacrolimusPatients(**columns)
+
 
 def individual_parameters(
     model: TacrolimusModel,
@@ -150,15 +168,17 @@ def individual_parameters(
     )
 
 
-def _streams(seed: int) -> QuantityStreams:
-    return QuantityStreams(np.random.SeedSequence(seed), STREAMS)
+def _streams(seed: int | np.random.SeedSequence) -> QuantityStreams:
+    """The model's streams below ``seed`` (an int, or a stream of a caller's own)."""
+    root = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+    return QuantityStreams(root, STREAMS)
 
 
 def draw_patients(
     model: TacrolimusModel,
     weight_kg: np.ndarray,
     occasions: int,
-    seed: int,
+    seed: int | np.random.SeedSequence,
     genotype: np.ndarray | None = None,
 ) -> TacrolimusPatients:
     """Virtual patients: random effects from per-patient streams, genotype drawn at the
@@ -220,6 +240,66 @@ def rhs(
     )
 
 
+@njit(cache=True)
+def _enzyme_steps(
+    h: np.ndarray, k_enzyme: float
+) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - compiled; tested through callers
+    """Over steps of lengths ``h``, shared by all patients: the enzyme's decay
+    e^(-k_enzyme h) and the mean of e^(-k_enzyme t) over the step, (1 - e^(-k_enzyme h)) /
+    (k_enzyme h) (E - target decays by that factor: turnover model)."""
+    x = k_enzyme * h
+    decay = np.exp(-x)
+    # expm1: accurate for a short step (a dose or sample just off the hour grid); 1, the
+    # limit, where k_enzyme h underflows to 0 (0 / 0 would make every value NaN)
+    mean_part = np.ones_like(h)
+    for g in range(h.shape[0]):
+        if x[g] > 0.0:
+            mean_part[g] = -np.expm1(-x[g]) / x[g]
+    return decay, mean_part
+
+
+@njit(cache=True)
+def _step(
+    gut: float,
+    central: float,
+    enzyme: float,
+    target: float,
+    cl: float,
+    v: float,
+    ka: float,
+    h: float,
+    eka: float,
+    decay: float,
+    mean_part: float,
+) -> tuple[float, float, float, float]:  # pragma: no cover - compiled; tested through callers
+    """One step of ``h`` hours from (gut mg, central mg, E), doses already in the gut:
+    returns them at the step's end and the area of the central amount over the step
+    (mg h). ``eka`` = e^(-ka h); ``decay`` = e^(-k_enzyme h) and ``mean_part`` = (1 -
+    decay) / (k_enzyme h) are shared by all patients, so they come precomputed.
+
+    E relaxes exactly towards ``target`` (turnover model, Gabrielsson & Weiner,
+    Pharmacokinetic and Pharmacodynamic Data Analysis, 5th ed., section 3.9). CL/F is
+    frozen at E's exact mean over the step; with that constant k, absorption and
+    elimination are the Bateman function (Gibaldi & Perrier, Pharmacokinetics, 2nd ed.,
+    one-compartment model with first-order absorption): central(t) = central e^(-kt) +
+    gut T(t), T(t) = ka / (ka - k) (e^(-kt) - e^(-ka t)). Its integral over the step in
+    closed form is central (1 - e^(-kh)) / k + gut (ka (1 - e^(-kh)) / k - (1 - e^(-ka
+    h))) / (ka - k). The second term is computed as gut (1 - e^(-ka h) - T(h)) / k, the
+    same quantity: what left the gut and is no longer in the central compartment was
+    eliminated, at rate k central. That form needs no k -> ka limit of its own and no
+    further exponential.
+    """
+    k = cl * (target + (enzyme - target) * mean_part) / v
+    ek = np.exp(-k * h)
+    close = abs(ka - k) < 1e-9 * ka  # the limit of the transfer as k -> ka
+    transfer = ka * h * ek if close else ka / (ka - k) * (ek - eka)
+    # 1 - e^(-kh) rather than expm1 (one exponential less): its absolute error, eps, is
+    # eps / k hours per mg of area, of order eps of a day's area however short the step
+    area = (central * (1.0 - ek) + gut * (1.0 - eka - transfer)) / k
+    enzyme_end = target + (enzyme - target) * decay
+    return gut * eka, central * ek + gut * transfer, enzyme_end, area
+
+
 @njit(cache=True, parallel=True)
 def _solve(
     grid: np.ndarray,
@@ -241,14 +321,12 @@ def _solve(
     are given at grid point g; samples ``samples_at[g]`` to ``samples_at[g + 1] - 1``
     (in ``sample_order``) are read there, before its doses.
 
-    Each step of length h: the enzyme exactly; absorption and elimination exactly
-    (Bateman) with CL/F at the enzyme's exact mean over the step. The enzyme's decay
-    over each step is shared by all patients, and so is e^(-ka h) for the usual h.
+    Each step is :func:`_step`. The enzyme's decay over each step is shared by all
+    patients, and so is e^(-ka h) for the usual h.
     """
     m, days = grid.shape[0], dex.shape[1]
     h = np.diff(grid)
-    decay = np.exp(-k_enzyme * h)
-    mean_part = (1.0 - decay) / (k_enzyme * h)  # mean of E - target over a step, per unit
+    decay, mean_part = _enzyme_steps(h, k_enzyme)
     usual = h[0] if m > 1 else 1.0
     for i in prange(cl.shape[0]):
         gut, central, enzyme = 0.0, 0.0, 1.0
@@ -262,14 +340,81 @@ def _solve(
                 break
             day = min(int(grid[g] // 24.0), days - 1)
             target = 1.0 + e_max if days > 0 and dex[i, day] else 1.0
-            k = cl[i] * (target + (enzyme - target) * mean_part[g]) / v[i]
             eka = absorbed_usual if h[g] == usual else np.exp(-ka[i] * h[g])
-            ek = np.exp(-k * h[g])
-            close = abs(ka[i] - k) < 1e-9 * ka[i]  # the limit of the transfer as k -> ka
-            transfer = ka[i] * h[g] * ek if close else ka[i] / (ka[i] - k) * (ek - eka)
-            central = central * ek + gut * transfer
-            gut *= eka
-            enzyme = target + (enzyme - target) * decay[g]
+            gut, central, enzyme, _ = _step(
+                gut,
+                central,
+                enzyme,
+                target,
+                cl[i],
+                v[i],
+                ka[i],
+                h[g],
+                eka,
+                decay[g],
+                mean_part[g],
+            )
+
+
+@njit(cache=True, parallel=True)
+def _advance(
+    h: np.ndarray,
+    decay: np.ndarray,
+    mean_part: np.ndarray,
+    usual: float,
+    morning: int,
+    evening: int,
+    cl: np.ndarray,
+    v: np.ndarray,
+    ka: np.ndarray,
+    f_occasion: np.ndarray,
+    occasion: int,
+    doses: np.ndarray,
+    dex: np.ndarray,
+    e_max: float,
+    gut_in: np.ndarray,
+    central_in: np.ndarray,
+    enzyme_in: np.ndarray,
+    gut_out: np.ndarray,
+    central_out: np.ndarray,
+    enzyme_out: np.ndarray,
+    trough: np.ndarray,
+    average: np.ndarray,
+) -> None:  # pragma: no cover - compiled; tested through callers
+    """Every patient over one day's steps ``h`` (hours, summing to 24) by :func:`_step`:
+    the morning dose at the start of step ``morning`` (the trough read there, before it),
+    the evening dose at the start of step ``evening``; the day's mean concentration is the
+    sum of the steps' exact areas over 24 h."""
+    m = h.shape[0]
+    for i in prange(cl.shape[0]):
+        gut, central, enzyme = gut_in[i], central_in[i], enzyme_in[i]
+        target = 1.0 + e_max if dex[i] else 1.0
+        f = f_occasion[i, occasion]
+        absorbed_usual = np.exp(-ka[i] * usual)
+        area = 0.0
+        for g in range(m):
+            if g == morning:
+                trough[i] = central / v[i] * 1000.0
+                gut += doses[i, 0] * f
+            if g == evening:
+                gut += doses[i, 1] * f
+            eka = absorbed_usual if h[g] == usual else np.exp(-ka[i] * h[g])
+            gut, central, enzyme, step_area = _step(
+                gut,
+                central,
+                enzyme,
+                target,
+                cl[i],
+                v[i],
+                ka[i],
+                h[g],
+                eka,
+                decay[g],
+                mean_part[g],
+            )
+            area += step_area
+        gut_out[i], central_out[i], enzyme_out[i] = gut, central, enzyme
+        average[i] = area / (v[i] * 24.0) * 1000.0
 
 
 def _grid(dosing: Dosing, sample_times_h: np.ndarray, step_h: float) -> np.ndarray:
@@ -326,6 +471,124 @@ def concentrations(
         out,
     )
     return out
+
+
+@dataclass
+class PkState:
+    """The amounts of every patient at one time (one entry per patient)."""
+
+    gut_mg: np.ndarray
+    central_mg: np.ndarray
+    enzyme: np.ndarray  # relative enzyme amount E, 1 = uninduced
+
+
+def initial_state(n: int) -> PkState:
+    """``n`` patients before their first dose: no drug, uninduced enzyme (E = 1)."""
+    return PkState(np.zeros(n), np.zeros(n), np.ones(n))
+
+
+@dataclass(frozen=True)
+class DayExposure:
+    """One day of :func:`advance_day`, one entry per patient."""
+
+    state: PkState  # at the end of the day (hour 24 of that day)
+    trough_ng_ml: np.ndarray  # just before the day's first dose (at first_hour)
+    average_ng_ml: np.ndarray  # exact mean concentration over the day's hours [0, 24)
+
+
+def _day_steps(
+    first_hour: float, step_h: float, k_enzyme: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, int]:
+    """A day's step lengths (hour grid of ``step_h`` from midnight plus the two dose
+    times: the grid of :func:`concentrations` when ``step_h`` divides 24 h), the enzyme's
+    decay and mean part over each, and the indices of the steps that start at the morning
+    and the evening dose."""
+    points = np.concatenate(
+        [np.arange(0.0, HOURS_PER_DAY, step_h), [first_hour, first_hour + 12.0]]
+    )
+    starts = np.unique(points)
+    h = np.diff(np.append(starts, HOURS_PER_DAY))
+    decay, mean_part = _enzyme_steps(h, k_enzyme)
+    morning, evening = np.searchsorted(starts, [first_hour, first_hour + 12.0])
+    return h, decay, mean_part, int(morning), int(evening)
+
+
+def _per_patient(values: np.ndarray, n: int, dtype: type, name: str) -> np.ndarray:
+    array: np.ndarray = np.ascontiguousarray(values, dtype=dtype)
+    if array.shape != (n,):
+        raise ValueError(f"{name} must have shape ({n},), not {array.shape}")
+    return array
+
+
+def advance_day(
+    model: TacrolimusModel,
+    patients: TacrolimusPatients,
+    state: PkState,
+    day: int,
+    doses_mg: np.ndarray,
+    dex_today: np.ndarray,
+    first_hour: float = 8.0,
+    step_h: float = 1.0,
+) -> DayExposure:
+    """Every patient over day ``day`` (hours [24 day, 24 day + 24)) from ``state`` at its
+    midnight: ``doses_mg[:, 0]`` at ``first_hour`` and ``doses_mg[:, 1]`` 12 h later (0 =
+    not given), each times the bioavailability of the day's occasion; dexamethasone drives
+    the enzyme all day where ``dex_today``. With a ``step_h`` that divides 24 h these are
+    the steps of :func:`concentrations` (day by day, a schedule gives its numbers), so a
+    simulator can choose each day's dose after seeing that day's trough. ``state`` is
+    left unchanged (the end of the day is a new :class:`PkState`).
+
+    The mean concentration is the sum of each step's exact area under the Bateman
+    function (Gibaldi & Perrier, Pharmacokinetics, 2nd ed.) with CL/F frozen at E's mean
+    over the step, E following the turnover model (Gabrielsson & Weiner, Pharmacokinetic
+    and Pharmacodynamic Data Analysis, 5th ed., section 3.9), divided by 24 h.
+    """
+    if not 0.0 <= first_hour < 12.0:
+        raise ValueError("first_hour must be in [0, 12) so both doses fall within the day")
+    if not step_h > 0.0:
+        raise ValueError("step_h must be > 0")
+    if day < 0:
+        raise ValueError("day must be >= 0")
+    n = patients.n
+    doses = np.ascontiguousarray(doses_mg, dtype=np.float64)
+    if doses.shape != (n, 2):
+        raise ValueError(f"doses_mg must have shape ({n}, 2), not {doses.shape}")
+    if not (doses >= 0.0).all():  # also catches NaN
+        raise ValueError("doses must be >= 0")
+    dex = _per_patient(dex_today, n, np.bool_, "dex_today")
+    gut_in = _per_patient(state.gut_mg, n, np.float64, "state.gut_mg")
+    central_in = _per_patient(state.central_mg, n, np.float64, "state.central_mg")
+    enzyme_in = _per_patient(state.enzyme, n, np.float64, "state.enzyme")
+    h, decay, mean_part, morning, evening = _day_steps(first_hour, step_h, model.k_enzyme)
+    f_occasion = np.ascontiguousarray(patients.f_occasion, dtype=np.float64)
+    occasion = min(day // model.variability.occasion_days, f_occasion.shape[1] - 1)
+    end = PkState(np.empty(n), np.empty(n), np.empty(n))
+    trough, average = np.empty(n), np.empty(n)
+    _advance(
+        h,
+        decay,
+        mean_part,
+        float(min(step_h, HOURS_PER_DAY)),
+        morning,
+        evening,
+        np.ascontiguousarray(patients.cl, dtype=np.float64),
+        np.ascontiguousarray(patients.v, dtype=np.float64),
+        np.ascontiguousarray(patients.ka, dtype=np.float64),
+        f_occasion,
+        occasion,
+        doses,
+        dex,
+        model.induction.e_max,
+        gut_in,
+        central_in,
+        enzyme_in,
+        end.gut_mg,
+        end.central_mg,
+        end.enzyme,
+        trough,
+        average,
+    )
+    return DayExposure(end, trough, average)
 
 
 def observe(model: TacrolimusModel, true_ng_ml: np.ndarray, seed: int) -> np.ndarray:

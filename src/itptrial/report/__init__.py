@@ -1,5 +1,6 @@
 """The HTML report of an analysis: tables and inline figures, no network requests."""
 
+from itptrial.report._calibration import render_calibration
 from itptrial.report._render import Report, render_report
 from itptrial.report._write import OUTPUTS, analysis_files, output_names, write_analysis
 
@@ -8,6 +9,7 @@ __all__ = [
     "Report",
     "analysis_files",
     "output_names",
+    "render_calibration",
     "render_report",
     "write_analysis",
 ]

@@ -10,21 +10,23 @@ import numpy as np
 from numba import njit, prange
 from scipy.integrate import solve_ivp
 
-from itptrial.sim._model import A, Patients, rhs, shared, theta
+from itptrial.sim._model import B, D, Patients, T, rhs, shared, theta
 
 EngineName = Literal["fast", "reference"]
 
 
 class DayStepper(Protocol):
     def __call__(
-        self, y: np.ndarray, dex: np.ndarray, tac_rate: np.ndarray, patients: Patients
+        self, y: np.ndarray, dex: np.ndarray, tac: np.ndarray, patients: Patients
     ) -> np.ndarray: ...
 
 
-MIN_SUBSTEPS = 6
-# Largest (rate x step) allowed. RK4 is stable below 2.78; with 1.2 the fast engine stays
-# within about 0.1% of the reference (tests/test_sim_engine.py allows 0.5%).
-MAX_RATE_STEP = 1.2
+MIN_SUBSTEPS = 2
+# Largest (rate x step) allowed. RK4 is stable below 2.78; with 0.6 (and at least 2 steps
+# a day) the fast engine stays within about 0.03% of the reference on the protocol's
+# schedules (tests/test_sim_engine.py allows 0.5%); 6 steps and 1.2 gave 0.006% at 1.55x
+# the cost.
+MAX_RATE_STEP = 0.6
 N_STATES = 9
 
 
@@ -32,11 +34,14 @@ N_STATES = 9
 def _fastest_rate(
     y: np.ndarray, th: np.ndarray, sh: np.ndarray, dex: float
 ) -> float:  # pragma: no cover - compiled
-    """The patient's fastest rate today (/day): platelet clearance, the dexamethasone
-    effect, tacrolimus elimination, maturation, T-cell turnover."""
-    kdeg, ka, kdex, cl, v = th[1], th[4], th[5], th[6], th[7]
+    """The patient's fastest rate today (/day): platelet clearance, killing and
+    regrowth of the clone, the biophase, maturation, T-cell turnover."""
+    kdeg, a0, regrowth, kkill = th[1], th[3], th[4], th[5]
+    biophase = max(y[D], dex)
+    effect = biophase / (sh[5] + biophase)
+    fastest_clone = kkill * effect + regrowth * (abs(y[T]) / th[2] + 2.0 * abs(y[B]))
     return max(  # type: ignore[no-any-return]
-        kdeg * (1.0 + abs(y[A])), kdex * dex + ka, cl / v, sh[0], sh[2] + sh[3]
+        kdeg * (1.0 + a0 * abs(y[B])), fastest_clone, sh[4], sh[0], sh[2] + th[8]
     )
 
 
@@ -46,7 +51,7 @@ def _rk4_day(
     th: np.ndarray,
     sh: np.ndarray,
     dex: np.ndarray,
-    tac_rate: np.ndarray,
+    tac: np.ndarray,
     fixed_steps: int,
     min_steps: int,
     max_rate_step: float,
@@ -63,16 +68,16 @@ def _rk4_day(
             steps = max(min_steps, int(np.ceil(rate / max_rate_step)))
         h = 1.0 / steps
         for _ in range(steps):  # element loops: no temporary arrays in the hot path
-            rhs(state, th[i], sh, dex[i], tac_rate[i], k1)
+            rhs(state, th[i], sh, dex[i], tac[i], k1)
             for j in range(N_STATES):
                 stage[j] = state[j] + 0.5 * h * k1[j]
-            rhs(stage, th[i], sh, dex[i], tac_rate[i], k2)
+            rhs(stage, th[i], sh, dex[i], tac[i], k2)
             for j in range(N_STATES):
                 stage[j] = state[j] + 0.5 * h * k2[j]
-            rhs(stage, th[i], sh, dex[i], tac_rate[i], k3)
+            rhs(stage, th[i], sh, dex[i], tac[i], k3)
             for j in range(N_STATES):
                 stage[j] = state[j] + h * k3[j]
-            rhs(stage, th[i], sh, dex[i], tac_rate[i], k4)
+            rhs(stage, th[i], sh, dex[i], tac[i], k4)
             for j in range(N_STATES):
                 state[j] += (h / 6.0) * (k1[j] + 2.0 * k2[j] + 2.0 * k3[j] + k4[j])
         out[i] = state
@@ -82,21 +87,21 @@ def _rk4_day(
 def fast_day(
     y: np.ndarray,
     dex: np.ndarray,
-    tac_rate: np.ndarray,
+    tac: np.ndarray,
     patients: Patients,
     substeps: int | None = None,
 ) -> np.ndarray:
     """Classical 4th-order Runge-Kutta over one day (dosing is constant within a day,
     so the right-hand side is smooth within it), compiled with numba and run in
-    parallel over patients. Each patient takes at least 6 equal steps, more on a day
-    when one of its rates is fast (rate x step <= 1.2), or exactly ``substeps``."""
+    parallel over patients. Each patient takes at least 2 equal steps, more on a day
+    when one of its rates is fast (rate x step <= 0.6), or exactly ``substeps``."""
     by_patient = np.ascontiguousarray(np.asarray(y, dtype=np.float64).T)
     out = _rk4_day(
         by_patient,
         theta(patients),
         shared(patients),
         np.asarray(dex, dtype=np.float64),
-        np.asarray(tac_rate, dtype=np.float64),
+        np.asarray(tac, dtype=np.float64),
         substeps or 0,
         MIN_SUBSTEPS,
         MAX_RATE_STEP,
@@ -106,22 +111,22 @@ def fast_day(
 
 @njit(cache=True)
 def _slope(
-    state: np.ndarray, th: np.ndarray, sh: np.ndarray, dex: float, tac_rate: float
+    state: np.ndarray, th: np.ndarray, sh: np.ndarray, dex: float, tac: float
 ) -> np.ndarray:  # pragma: no cover - compiled
     out = np.empty(N_STATES)
-    rhs(state, th, sh, dex, tac_rate, out)
+    rhs(state, th, sh, dex, tac, out)
     return out
 
 
 def reference_day(
-    y: np.ndarray, dex: np.ndarray, tac_rate: np.ndarray, patients: Patients
+    y: np.ndarray, dex: np.ndarray, tac: np.ndarray, patients: Patients
 ) -> np.ndarray:
     """LSODA (rtol 1e-8, atol 1e-10) over one day, each patient solved on its own,
     with the same model equations (:func:`itptrial.sim._model.rhs`) as the fast engine."""
     out = np.empty_like(y)
     th, sh = theta(patients), shared(patients)
     for i in range(y.shape[1]):
-        arguments = (th[i], sh, float(dex[i]), float(tac_rate[i]))
+        arguments = (th[i], sh, float(dex[i]), float(tac[i]))
         solution = solve_ivp(
             lambda _t, state, args=arguments: _slope(state, *args),
             (0.0, 1.0),

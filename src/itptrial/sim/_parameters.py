@@ -24,7 +24,11 @@ class Platelets(_Strict):
     gamma: float = Field(ge=0, le=2)
     kdeg: float = Field(gt=0)
     omega_kdeg: float = Field(ge=0)
-    measurement_cv: float = Field(ge=0, lt=1)
+    # a measured count: true x day-to-day biological variation (lognormal), plus the
+    # analyser's error, normal with SD^2 = analytical_sd^2 + (analytical_cv x count)^2
+    biological_cv: float = Field(ge=0, lt=1)
+    analytical_sd: float = Field(ge=0)
+    analytical_cv: float = Field(ge=0, lt=1)
 
 
 class Disease(_Strict):
@@ -33,34 +37,32 @@ class Disease(_Strict):
     kt: float = Field(gt=0)
     baseline_median: float = Field(gt=0)
     omega_baseline: float = Field(ge=0)
-    ka_median: float = Field(gt=0)
-    omega_ka: float = Field(ge=0)
+    regrowth_median: float = Field(gt=0)  # /day, regrowth of the autoreactive clone
+    omega_regrowth: float = Field(ge=0)
+    cure_threshold: float = Field(gt=0, lt=1)  # Allee threshold of the clone (relative)
     t_help: float = Field(ge=0, le=5)
     b_help: float = Field(ge=0, le=5)
 
 
 class Dexamethasone(_Strict):
-    """The dexamethasone drug module: a pulse effect on the antibody drive per course day
-    of ``reference_dose_mg`` (other doses act in proportion)."""
+    """The dexamethasone drug module: an effect compartment driven by each course day's
+    dose relative to ``reference_dose_mg``; the effect blocks antibody-mediated
+    clearance and kills the autoreactive clone."""
 
     route: Route
     reference_dose_mg: float = Field(gt=0)
-    kill_median: float = Field(gt=0)
+    effect_half_life_h: float = Field(gt=0)  # biological half-life of the biophase
+    ec50_relative: float = Field(gt=0)  # biophase level of half the maximal effect
+    block_max: float = Field(ge=0, le=1)  # share of antibody-mediated clearance blocked
+    kill_median: float = Field(gt=0)  # /day at full effect
     omega_kill: float = Field(ge=0)
 
 
 class Tacrolimus(_Strict):
-    """The tacrolimus drug module: one-compartment kinetics of the daily average
-    concentration (a measurable trough) and T-cell depletion."""
+    """The tacrolimus drug module: T-cell depletion by the daily mean concentration of
+    the population PK model (``itptrial.pk``, which also gives the measured troughs)."""
 
     route: Route
-    cl_l_per_h: float = Field(gt=0)
-    omega_cl: float = Field(ge=0)
-    cyp3a5_expresser_fraction: float = Field(ge=0, le=1)
-    cyp3a5_cl_factor: float = Field(gt=0)
-    v_l: float = Field(gt=0)
-    trough_to_average: float = Field(gt=0, le=1)
-    trough_cv: float = Field(ge=0, lt=1)
     imax: float = Field(ge=0, le=1)
     ic50: float = Field(gt=0)
     depletion: float = Field(ge=0)

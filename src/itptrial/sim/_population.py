@@ -3,11 +3,12 @@ meet the protocol's eligibility."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 
 from itptrial._streams import QuantityStreams
+from itptrial.pk import TacrolimusModel, TacrolimusPatients, draw_patients
 from itptrial.protocol import Eligibility
 from itptrial.sim._model import Patients, baseline_destruction
 from itptrial.sim._parameters import ModelParameters
@@ -15,8 +16,8 @@ from itptrial.sim._parameters import ModelParameters
 MIN_DESTRUCTION = 0.5  # A0 below this would not be ITP: such draws are redrawn
 MAX_DESTRUCTION = 60.0  # platelet clearance up to 61 x healthy (lifespan about 4 hours)
 MIN_BASELINE = 3.0  # counts at diagnosis below this are outside the model's validity
-MAX_DEX_KILL = 20.0  # /day: a course already removes the antibody drive (e^-80); higher
-#                      values would change nothing but the integration cost
+MAX_DEX_KILL = 20.0  # /day: a course already removes the clone (e^-50); higher values
+#                      would change nothing but the integration cost
 
 
 @dataclass
@@ -24,10 +25,32 @@ class Population:
     patients: Patients
     baseline: np.ndarray  # true platelet count at diagnosis (steady state)
     weight: np.ndarray  # kg
-    cyp3a5_expresser: np.ndarray  # bool
+    pk: TacrolimusPatients  # tacrolimus PK parameters (with the CYP3A5 genotype)
     female: np.ndarray  # bool
     age: np.ndarray  # years (integers)
     screening_grade: np.ndarray  # WHO bleeding grade at screening (int)
+
+    @property
+    def cyp3a5_expresser(self) -> np.ndarray:
+        return self.pk.expresser
+
+    @staticmethod
+    def concatenate(groups: list[Population]) -> Population:
+        """Several populations as one, in order (a calibration batch)."""
+        pk = TacrolimusPatients(
+            **{
+                f.name: np.concatenate([getattr(g.pk, f.name) for g in groups])
+                for f in fields(TacrolimusPatients)
+            }
+        )
+        arrays = {
+            f.name: np.concatenate([getattr(g, f.name) for g in groups])
+            for f in fields(Population)
+            if f.name not in ("patients", "pk")
+        }
+        return Population(
+            patients=Patients.concatenate([g.patients for g in groups]), pk=pk, **arrays
+        )
 
 
 # Spawn-key indices of the population's random quantities (never reorder: draws change).
@@ -35,14 +58,15 @@ QUANTITIES = (
     "t0",
     "baseline",
     "screening",
-    "expresser",
-    "cl",
+    "unused_expresser",  # the PK model draws the genotype (kept: positions are keys)
+    "unused_cl",
     "kdeg",
-    "ka",
-    "kdex",
+    "regrowth",
+    "kkill",
     "weight",
     "female",
     "age",
+    "pk",
 )
 
 
@@ -120,34 +144,37 @@ def _ages(
 
 
 def draw_population(
-    seed: np.random.SeedSequence, m: ModelParameters, n: int, eligibility: Eligibility
+    seed: np.random.SeedSequence,
+    m: ModelParameters,
+    n: int,
+    eligibility: Eligibility,
+    pk_model: TacrolimusModel,
+    occasions: int,
 ) -> Population:
     """n eligible patients: disease state at diagnosis, drug sensitivities, tacrolimus
-    PK and covariates, each quantity from its own stream (``itptrial._streams``)."""
+    PK (``occasions`` occasions of between-occasion variability) and covariates, each
+    quantity from its own stream (``itptrial._streams``)."""
     streams = QuantityStreams(seed, QUANTITIES)
     t0, baseline, a0, grade = _diagnosis(streams, m, n, eligibility)
-    tac = m.tacrolimus
-    expresser = streams.uniform("expresser", n) < tac.cyp3a5_expresser_fraction
-    cl = _lognormal(streams.normal("cl", n), tac.cl_l_per_h * 24.0, tac.omega_cl)
-    cl = np.where(expresser, cl * tac.cyp3a5_cl_factor, cl)
-    kdex = _lognormal(
-        streams.normal("kdex", n), m.dexamethasone.kill_median, m.dexamethasone.omega_kill
-    )
+    d, x, tac = m.disease, m.dexamethasone, m.tacrolimus
+    kkill = _lognormal(streams.normal("kkill", n), x.kill_median, x.omega_kill)
     patients = Patients(
         c0=np.full(n, m.platelets.healthy_count),
         kdeg=_lognormal(streams.normal("kdeg", n), m.platelets.kdeg, m.platelets.omega_kdeg),
         t0=t0,
         a0=a0,
-        ka=_lognormal(streams.normal("ka", n), m.disease.ka_median, m.disease.omega_ka),
-        kdex=np.minimum(kdex, MAX_DEX_KILL),
-        cl=cl,
-        v=np.full(n, tac.v_l),
+        regrowth=_lognormal(streams.normal("regrowth", n), d.regrowth_median, d.omega_regrowth),
+        kkill=np.minimum(kkill, MAX_DEX_KILL),
+        cure=np.full(n, d.cure_threshold),
+        block=np.full(n, x.block_max),
+        kdep=np.full(n, tac.depletion),
+        t_help=np.full(n, d.t_help),
         ktr=4.0 / m.platelets.mtt_days,
         gamma=m.platelets.gamma,
-        kt=m.disease.kt,
-        kdep=m.tacrolimus.depletion,
-        t_help=m.disease.t_help,
-        b_help=m.disease.b_help,
+        kt=d.kt,
+        b_help=d.b_help,
+        ke0=np.log(2.0) / (x.effect_half_life_h / 24.0),
+        ec50=x.ec50_relative,
         imax=tac.imax,
         ic50=tac.ic50,
         ivig_effect=m.rescue.ivig_effect,
@@ -158,7 +185,7 @@ def draw_population(
         patients=patients,
         baseline=baseline,
         weight=weight,
-        cyp3a5_expresser=expresser,
+        pk=draw_patients(pk_model, weight, occasions, streams.seed("pk")),
         female=streams.uniform("female", n) < m.population.female_fraction,
         age=_ages(streams, m, n, eligibility),
         screening_grade=grade,

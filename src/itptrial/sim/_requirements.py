@@ -18,7 +18,12 @@ from itptrial.sim._parameters import ModelParameters
 MEASURABLE = ("tacrolimus",)  # drug modules with a concentration a trough can measure
 
 
-def protocol_problems(protocol: Protocol, params: ModelParameters) -> list[Problem]:
+def protocol_problems(
+    protocol: Protocol, params: ModelParameters, arms: Sequence[str] | None = None
+) -> list[Problem]:
+    """Why the protocol cannot be simulated for ``arms`` (all arms by default): an arm
+    left out (0 subjects) needs no regimen the model can give."""
+    simulated = set(protocol.arm_codes if arms is None else arms)
     where = protocol.source
     problems: list[Problem] = []
 
@@ -34,6 +39,8 @@ def protocol_problems(protocol: Protocol, params: ModelParameters) -> list[Probl
     modules = params.drug_modules()
     known = ", ".join(modules)
     for key, regimen in protocol.regimens.items():
+        if not simulated & set(regimen.arms):
+            continue
         if regimen.model not in modules:
             message = f"the model parameter file has no drug module {regimen.model!r} ({known})"
             problem(f"regimens.{key}.model", message)
@@ -43,7 +50,7 @@ def protocol_problems(protocol: Protocol, params: ModelParameters) -> list[Probl
         elif regimen.tdm is not None and regimen.model not in MEASURABLE:
             message = f"the {regimen.model} model has no measurable trough concentration"
             problem(f"regimens.{key}.tdm", message)
-    for arm in protocol.arm_codes:
+    for arm in (code for code in protocol.arm_codes if code in simulated):
         given = [k for k, r in protocol.regimens.items() if arm in r.arms]
         if not given:
             problem("regimens", f"no regimen treats arm {arm}: every arm needs one to simulate")
@@ -55,12 +62,15 @@ def protocol_problems(protocol: Protocol, params: ModelParameters) -> list[Probl
 
 def check_simulation(protocol: Protocol, params: ModelParameters, n_per_arm: Sequence[int]) -> None:
     """Raise :class:`InputError` listing every reason the protocol cannot be simulated."""
-    problems = protocol_problems(protocol, params)
     arms = protocol.arm_codes
-    if len(n_per_arm) != len(arms) or any(int(n) < 1 for n in n_per_arm):
+    sizes_ok = len(n_per_arm) == len(arms) and all(int(n) >= 0 for n in n_per_arm)
+    simulated = [a for a, n in zip(arms, n_per_arm, strict=False) if int(n) > 0]
+    problems = protocol_problems(protocol, params, simulated if sizes_ok else None)
+    if not sizes_ok or not simulated:
         message = (
-            f"expected one positive number of subjects per arm, in protocol order "
-            f"({', '.join(arms)}); got {list(n_per_arm)}"
+            f"expected one number of subjects per arm, in protocol order "
+            f"({', '.join(arms)}), at least one positive (0 leaves an arm out); "
+            f"got {list(n_per_arm)}"
         )
         problems.append(Problem("--n-per-arm", None, None, message))
     if problems:

@@ -1,10 +1,13 @@
 """One virtual trial: the protocol executed day by day over a virtual population.
 
 Each day the protocol's rules act on what a clinician would see at that day's visit
-(measured counts, bleeding, troughs): a repeated course for patients with no response
-by the regimen's assessment day, trough-guided dosing, rescue. Then the model is
-integrated over the day with that day's doses. Every regimen gives its drug to the model
-module it names (``model``): the doses of all regimens of a module add up. All random
+(measured counts, bleeding): a repeated course for patients with no response by the
+regimen's assessment day, rescue. The day's doses are given: tacrolimus to the
+population PK model (:mod:`itptrial.pk`, twice daily), whose pre-dose trough is measured
+at the visit and moves the dose from the next day on (trough-guided dosing), and whose
+daily mean concentration drives the disease model, integrated over the day. Every
+regimen gives its drug to the model module it names (``model``): the doses of all
+regimens of a module add up. All random
 numbers are drawn up front from independent SeedSequence streams, so both engines see
 the same patients, visits and measurement errors.
 """
@@ -16,9 +19,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from itptrial.pk import TacrolimusModel, advance_day, initial_state, load_tacrolimus_model
 from itptrial.protocol import Protocol, Regimen
 from itptrial.sim._engine import STEPPERS, DayStepper, EngineName
-from itptrial.sim._model import CTAC, C, R, steady_state
+from itptrial.sim._model import C, R, steady_state
 from itptrial.sim._parameters import ModelParameters
 from itptrial.sim._population import Population, bleeding_grade, draw_population
 
@@ -32,6 +36,8 @@ STREAMS = (
     "events",
     "calendar",
     "screening",  # unused since the population draws every quantity from its own stream
+    "count_analysis",  # the analyser's error of a count (the "counts" stream: biology)
+    "trough_additive",  # the additive part of a trough's error ("troughs": proportional)
 )
 
 
@@ -39,15 +45,18 @@ STREAMS = (
 class Schedule:
     """What was given each day (rows: patients, columns: days 0..horizon).
 
-    ``dex`` and ``tac_mg`` are the model's two drug inputs (dexamethasone in course
-    days of the module's reference dose, tacrolimus in mg); ``given`` holds each
-    regimen's own doses in mg, by regimen key, for the doses table.
+    ``dex`` and ``tac_mg`` are the two drug inputs (dexamethasone in course days of the
+    module's reference dose, tacrolimus daily mg); ``tac_ng_ml`` is the day's mean
+    tacrolimus concentration that the PK model made of them (what the disease model
+    sees); ``given`` holds each regimen's own doses in mg, by regimen key, for the
+    doses table.
     """
 
     dex: np.ndarray
     tac_mg: np.ndarray
     rescue: np.ndarray  # bool: rescue started that day
     given: dict[str, np.ndarray] = field(default_factory=dict)
+    tac_ng_ml: np.ndarray | None = None
 
 
 @dataclass
@@ -100,6 +109,30 @@ def _visit_days(
     return visits, dropout
 
 
+# Steps of the PK model (hours): its error is second order in the step, about 3e-4 of a
+# trough at 2 h (1e-4 at 1 h: tests/test_tacrolimus_pk.py), far below the assay's 18.6%.
+PK_STEP_H = 2.0
+
+
+def occasions(protocol: Protocol, pk_model: TacrolimusModel) -> int:
+    """PK occasions (of between-occasion variability) over the protocol's horizon."""
+    return protocol.endpoints.horizon // pk_model.variability.occasion_days + 1
+
+
+def measured_counts(
+    true: np.ndarray, biological_z: np.ndarray, analytical_z: np.ndarray, p: ModelParameters
+) -> np.ndarray:
+    """What the laboratory reports: the day's count (true x lognormal day-to-day
+    biological variation) measured with the analyser's error, normal with
+    SD^2 = a^2 + (b x count)^2 (docs/model.md), rounded to an integer, never below 0."""
+    pl = p.platelets
+    cv = pl.biological_cv
+    day_count = true * np.exp(cv * biological_z - cv**2 / 2)
+    sd = np.sqrt(pl.analytical_sd**2 + (pl.analytical_cv * day_count) ** 2)
+    measured: np.ndarray = np.maximum(np.round(day_count + sd * analytical_z), 0.0)
+    return measured
+
+
 def run_course(
     protocol: Protocol,
     params: ModelParameters,
@@ -107,47 +140,82 @@ def run_course(
     seed: np.random.SeedSequence,
     engine: EngineName = "fast",
     progress: Callable[[int], None] | None = None,
+    pk_model: TacrolimusModel | None = None,
+    population: Population | None = None,
 ) -> Course:
     """Simulate every patient of ``arms`` (one arm code per patient) through the protocol
-    (checked by :func:`itptrial.sim.check_simulation`)."""
+    (checked by :func:`itptrial.sim.check_simulation`).
+
+    ``population``: patients drawn beforehand (one per arm code; a calibration batch
+    joins the patients of several parameter sets), instead of drawing them from
+    ``params`` and the course's population stream.
+    """
     assert protocol.eligibility is not None
+    pk_model = pk_model or load_tacrolimus_model()
     seeds = _seeds(seed)
     streams = {name: np.random.default_rng(child) for name, child in seeds.items()}
     n, horizon = len(arms), protocol.endpoints.horizon
-    population = draw_population(seeds["population"], params, n, protocol.eligibility)
+    if population is None:
+        population = draw_population(
+            seeds["population"],
+            params,
+            n,
+            protocol.eligibility,
+            pk_model,
+            occasions(protocol, pk_model),
+        )
+    elif population.patients.n != n:
+        raise ValueError(f"{population.patients.n} patients drawn for {n} arm codes")
     visits, dropout = _visit_days(
         protocol, streams["visits"], n, horizon, params.population.dropout_per_day
     )
     count_z = streams["counts"].standard_normal((n, horizon + 1))
+    analysis_z = streams["count_analysis"].standard_normal((n, horizon + 1))
     bleed_u = streams["bleeding"].random((n, horizon + 1))
     trough_z = streams["troughs"].standard_normal((n, horizon + 1))
+    additive_z = streams["trough_additive"].standard_normal((n, horizon + 1))
     step: DayStepper = STEPPERS[engine]
     controller = _Controller(protocol, params, arms, population, dropout)
     y = steady_state(population.patients, population.baseline)
+    on_tacrolimus = controller.on_module("tacrolimus")  # the PK model runs for them only
+    pk_patients = population.pk.take(on_tacrolimus)
+    pk_state = initial_state(pk_patients.n)
+    tac_ng_ml = np.zeros(n)
     counts = np.full((n, horizon + 1), np.nan)
     grades = np.full((n, horizon + 1), -1)
     troughs = np.full((n, horizon + 1), np.nan)
     true_counts = np.empty((n, horizon + 1))
-    cv, tcv = params.platelets.measurement_cv, params.tacrolimus.trough_cv
+    error = pk_model.error
     for day in range(horizon + 1):
         true_counts[:, day] = y[C]
         seen = visits[:, day]
-        measured = np.round(y[C] * np.exp(cv * count_z[:, day] - cv**2 / 2))
+        measured = measured_counts(y[C], count_z[:, day], analysis_z[:, day], params)
         counts[seen, day] = measured[seen]
         grade = bleeding_grade(measured, bleed_u[:, day], params)
         if day == 0:  # the bleeding that made a patient eligible is seen at Day 0
             grade = np.maximum(grade, population.screening_grade)
         grades[seen, day] = grade[seen]
-        trough = (
-            y[CTAC]
-            * params.tacrolimus.trough_to_average
-            * np.exp(tcv * trough_z[:, day] - tcv**2 / 2)
-        )
-        rescued = controller.decide(day, seen, counts[:, day], grades[:, day], trough, troughs)
+        rescued = controller.decide(day, seen, counts[:, day], grades[:, day])
         y[R] = np.where(rescued, 1.0, y[R])
         dex, tac_mg = controller.doses(day)
+        twice = controller.twice_daily(tac_mg[on_tacrolimus])
+        dex_today = dex[on_tacrolimus] > 0
+        exposure = advance_day(
+            pk_model, pk_patients, pk_state, day, twice, dex_today, step_h=PK_STEP_H
+        )
+        pk_state = exposure.state
+        true_trough = np.zeros(n)
+        true_trough[on_tacrolimus] = exposure.trough_ng_ml
+        tac_ng_ml[on_tacrolimus] = exposure.average_ng_ml
+        trough = np.maximum(
+            true_trough * (1.0 + error.proportional * trough_z[:, day])
+            + error.additive_ng_ml * additive_z[:, day],
+            0.0,
+        )
+        controller.monitor(day, seen, trough, troughs)
+        controller.record_concentration(day, tac_ng_ml)
         if day < horizon:
-            y = step(y, dex, tac_mg * 1000.0, population.patients)
+            y = step(y, dex, tac_ng_ml, population.patients)
         if progress is not None:
             progress(1)
     return Course(
@@ -245,9 +313,11 @@ class _Controller:
     ) -> None:
         n, horizon = len(arms), protocol.endpoints.horizon
         self.protocol, self.params, self.n, self.dropout = protocol, params, n, dropout
+        # regimens of arms left out (0 subjects) are not given, nor need a drug module
         self.dosing = {
             key: _Dosing(r, np.isin(arms, r.arms), population.weight)
             for key, r in protocol.regimens.items()
+            if np.isin(arms, r.arms).any()
         }
         guided = [key for key, r in protocol.regimens.items() if r.tdm is not None]
         self.trough_drug = protocol.regimens[guided[0]].drug if guided else ""
@@ -256,19 +326,15 @@ class _Controller:
             dex=np.zeros((n, horizon + 1)),
             tac_mg=np.zeros((n, horizon + 1)),
             rescue=np.zeros((n, horizon + 1), dtype=bool),
-            given={key: np.zeros((n, horizon + 1)) for key in protocol.regimens},
+            given={key: np.zeros((n, horizon + 1)) for key in self.dosing},
+            tac_ng_ml=np.zeros((n, horizon + 1)),
         )
 
     def decide(
-        self,
-        day: int,
-        seen: np.ndarray,
-        counts: np.ndarray,
-        grades: np.ndarray,
-        trough: np.ndarray,
-        troughs: np.ndarray,
+        self, day: int, seen: np.ndarray, counts: np.ndarray, grades: np.ndarray
     ) -> np.ndarray:
-        """Apply the visit-day rules; returns who starts rescue today."""
+        """Apply the visit-day rules on counts and bleeding; returns who starts rescue
+        today."""
         p = self.protocol.endpoints
         if day == 0:
             self.baseline_count = np.where(seen, counts, np.nan)
@@ -280,14 +346,20 @@ class _Controller:
             & (counts >= p.fold * self.baseline_count)
             & (grades < p.bleeding_grade)
         )
-        in_study = day < self.dropout
         for dosing in self.dosing.values():
             dosing.assess(day, seen, qualifies)
+        return self._rescue(day, seen, counts, grades)
+
+    def monitor(self, day: int, seen: np.ndarray, trough: np.ndarray, troughs: np.ndarray) -> None:
+        """Record today's measured pre-dose troughs of the trough-guided regimens; an
+        off-target one changes the dose from tomorrow on (the result comes after the
+        morning dose)."""
+        in_study = day < self.dropout
+        for dosing in self.dosing.values():
             if dosing.regimen.tdm is not None:
                 measured = dosing.measuring(day, seen, in_study)
                 troughs[measured, day] = np.round(trough[measured], 1)
                 dosing.adjust(measured, troughs[:, day])
-        return self._rescue(day, seen, counts, grades)
 
     def _rescue(
         self, day: int, seen: np.ndarray, counts: np.ndarray, grades: np.ndarray
@@ -301,6 +373,33 @@ class _Controller:
         rescued = seen & low
         self.schedule.rescue[:, day] = rescued
         return rescued
+
+    def on_module(self, model: str) -> np.ndarray:
+        """Who is given any regimen of the drug module ``model``."""
+        on = np.zeros(self.n, dtype=bool)
+        for dosing in self.dosing.values():
+            if dosing.regimen.model == model:
+                on |= dosing.on
+        return on
+
+    def record_concentration(self, day: int, ng_ml: np.ndarray) -> None:
+        assert self.schedule.tac_ng_ml is not None
+        self.schedule.tac_ng_ml[:, day] = ng_ml
+
+    def twice_daily(self, daily_mg: np.ndarray) -> np.ndarray:
+        """The day's tacrolimus as (morning, evening) doses 12 h apart: halves in whole
+        capsules (the regimens' smallest ``dose_step_mg``), the odd capsule in the
+        morning; exact halves when no regimen gives a step."""
+        steps = [
+            r.dose_step_mg
+            for r in self.protocol.regimens.values()
+            if r.model == "tacrolimus" and r.dose_step_mg is not None
+        ]
+        if not steps:
+            return np.column_stack([daily_mg / 2.0, daily_mg / 2.0])
+        step = min(steps)
+        morning = np.minimum(np.ceil(daily_mg / 2.0 / step - 1e-9) * step, daily_mg)
+        return np.column_stack([morning, daily_mg - morning])
 
     def doses(self, day: int) -> tuple[np.ndarray, np.ndarray]:
         """Today's model inputs (dexamethasone course days, tacrolimus mg), recorded
@@ -329,18 +428,20 @@ def replay(
 ) -> np.ndarray:
     """True platelet counts (patient, day) when ``schedule`` is given as recorded.
 
-    Open loop: the doses and rescue days are fixed, so two engines integrate exactly
-    the same problem (used to check the fast engine against the reference).
+    Open loop: the doses, tacrolimus concentrations and rescue days are fixed, so two
+    engines integrate exactly the same problem (used to check the fast engine against
+    the reference).
     """
     index = np.arange(population.patients.n) if patients is None else np.asarray(patients)
     chosen = population.patients.take(index)
     step: DayStepper = STEPPERS[engine]
     y = steady_state(chosen, population.baseline[index])
     days = schedule.dex.shape[1]
+    tac = np.zeros_like(schedule.dex) if schedule.tac_ng_ml is None else schedule.tac_ng_ml
     counts = np.empty((len(index), days))
     for day in range(days):
         y[R] = np.where(schedule.rescue[index, day], 1.0, y[R])
         counts[:, day] = y[C]
         if day < days - 1:
-            y = step(y, schedule.dex[index, day], schedule.tac_mg[index, day] * 1000.0, chosen)
+            y = step(y, schedule.dex[index, day], tac[index, day], chosen)
     return counts
