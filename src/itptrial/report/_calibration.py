@@ -17,7 +17,7 @@ from itptrial.report._render import _ENVIRONMENT
 def _checks_figure(checks: list[dict[str, Any]]) -> str:
     """Each observed rate (dot) against its 95% posterior predictive interval (bar)."""
     with plt.rc_context(STYLE):  # type: ignore[arg-type]
-        figure, axes = plt.subplots(figsize=(7.2, 0.35 * len(checks) + 0.9))
+        figure, axes = plt.subplots(figsize=(8.2, 0.35 * len(checks) + 0.9))
         for row, c in enumerate(reversed(checks)):
             low, high = c["interval_95"]
             if low is not None and high is not None:
@@ -27,7 +27,7 @@ def _checks_figure(checks: list[dict[str, Any]]) -> str:
             axes.plot(c["observed"] * 100, row, "o", color="#c0392b", ms=5)
         labels = [f"{c['trial']} {c['arm']} {c['endpoint']}" for c in reversed(checks)]
         axes.set_yticks(range(len(checks)), labels)
-        axes.set_xlabel("rate (%): published (dot), posterior predictive median and 95% interval")
+        axes.set_xlabel("rate (%): published (dot), predictive median (tick) and 95% interval")
         axes.set_xlim(0, 100)
         axes.grid(axis="x", color="#e5e5e5", lw=0.6)
         figure.tight_layout()

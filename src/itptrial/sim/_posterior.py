@@ -126,7 +126,7 @@ def calibration_summary(
         low, median, high = np.quantile(draws[:, i], [0.05, 0.5, 0.95])
         parameters.append(
             {
-                "name": prior.parameter,
+                "name": calibration.names[i],
                 "prior": {
                     "scale": prior.scale,
                     "median": prior.median,
