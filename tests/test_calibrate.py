@@ -104,8 +104,7 @@ observed = [{ arm = "DXM", endpoint = "initial_response", responders = 31, n = 5
             "no trial named",
         ),
         (
-            GOOD_TRIAL
-            + '[[prior]]\nparameter = "disease.t0_median"\nscale = "log"\nmedian = 0.5\n'
+            GOOD_TRIAL + '[[prior]]\nparameter = "disease.t0_median"\nscale = "log"\nmedian = 0.5\n'
             'sd = 1.0\nsource = "x"\n' * 2,
             "prior",
             "more free parameters than observed rates",
@@ -122,7 +121,8 @@ def test_bad_targets_are_exit_2_naming_the_key(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, key: str, reason: str
 ) -> None:
     path = _write(tmp_path, text)
-    code, out, err = run(["calibrate", "--targets", str(path), "--out", str(tmp_path / "o")], capsys)
+    argv = ["calibrate", "--targets", str(path), "--out", str(tmp_path / "o")]
+    code, _, err = run(argv, capsys)
     assert code == 2
     assert f"{path}:-:{key}" in err
     assert reason in err

@@ -49,8 +49,8 @@ def test_the_shipped_posterior_covers_every_free_parameter(posterior, targets) -
     assert np.all(np.isfinite(posterior.values()))
 
 
-# The one published rate the shipped posterior misses (docs/calibration.md, "What does
-# not fit"): TARGET 020's 55.4% initial responses after dexamethasone alone, against a
+# The one published rate the shipped posterior misses (docs/calibration.md, "Results"):
+# TARGET 020's 55.4% initial responses after dexamethasone alone, against a
 # predictive interval of about 61-91%. Marked strict, so that a calibration that fits it
 # turns this into a failure to be removed, not a silent pass.
 KNOWN_MISFIT = 3  # TARGET 020, DXM, initial_response

@@ -55,7 +55,7 @@ def sampling_note(published: PublishedTrial) -> str:
     )
     return (
         f"One trial of this size varies: a rate near 50% has a standard error of about "
-        f"{spread} points with {sizes[0]}-{sizes[-1]} patients per arm. The model's expected "
-        "rates, from 20,000 virtual patients per arm, are in docs/calibration.md; try other "
+        f"{spread} points with {sizes[0]}-{sizes[-1]} patients per arm. The model's posterior "
+        "predictive intervals for trials of this size are in docs/calibration.md; try other "
         "--seed values."
     )
