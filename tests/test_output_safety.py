@@ -152,6 +152,10 @@ def test_import_sdtm_refuses_a_non_empty_folder_without_force(
     assert [p.name for p in out.iterdir()] == ["readme.txt"]
 
 
+def _sigint_default() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _interrupted(tmp_path: Path, sig: int) -> tuple[int, str, Path]:
     out = tmp_path / "sims"
     process = subprocess.Popen(
@@ -159,6 +163,9 @@ def _interrupted(tmp_path: Path, sig: int) -> tuple[int, str, Path]:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # a shell's background job ignores SIGINT, and a child inherits that: give the
+        # command the SIGINT a terminal user has, whatever runs the tests
+        preexec_fn=_sigint_default,
     )
     deadline = time.monotonic() + 120
     while not (out / "trial_0001").exists() and time.monotonic() < deadline:
@@ -186,9 +193,14 @@ def test_a_signal_during_the_move_waits_for_it_and_is_never_lost() -> None:
     from itptrial._output import _signals_held
 
     moved = []
-    with pytest.raises(KeyboardInterrupt), _signals_held():
-        os.kill(os.getpid(), signal.SIGINT)
-        time.sleep(0.05)  # a handler would have run by now
-        moved.append("all files")
-    assert moved == ["all files"]
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    # as a terminal user has it (a background job would inherit SIGINT ignored)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt), _signals_held():
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.05)  # a handler would have run by now
+            moved.append("all files")
+        assert moved == ["all files"]
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        signal.signal(signal.SIGINT, previous)
