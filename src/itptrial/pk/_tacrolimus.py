@@ -591,14 +591,24 @@ def advance_day(
     return DayExposure(end, trough, average)
 
 
+def measured(
+    model: TacrolimusModel,
+    true_ng_ml: np.ndarray,
+    z_proportional: np.ndarray,
+    z_additive: np.ndarray,
+) -> np.ndarray:
+    """The assay's reading of true concentrations given standard normal draws: combined
+    proportional and additive error, never below 0 (an assay reports no negative value)."""
+    e = model.error
+    reading = true_ng_ml * (1.0 + e.proportional * z_proportional) + e.additive_ng_ml * z_additive
+    return np.maximum(reading, 0.0)
+
+
 def observe(model: TacrolimusModel, true_ng_ml: np.ndarray, seed: int) -> np.ndarray:
-    """Measured concentrations: combined proportional and additive normal error (each
-    sample its own stream column); never below 0 (an assay reports no negative value)."""
+    """Measured concentrations (:func:`measured`), each sample its own stream column."""
     n, m = true_ng_ml.shape
     eps = _streams(seed).normals("error", n, 2 * m)
-    e = model.error
-    measured = true_ng_ml * (1.0 + e.proportional * eps[:, :m]) + e.additive_ng_ml * eps[:, m:]
-    return np.maximum(measured, 0.0)
+    return measured(model, true_ng_ml, eps[:, :m], eps[:, m:])
 
 
 def steady_state_trough(

@@ -50,13 +50,22 @@ def _parameter_sets(
     return [fixed.with_values(targets.values_for(trial, row)) for row in values]
 
 
+def finite_or_none(x: float) -> float | None:
+    """A number for JSON: NaN and infinities become null."""
+    return float(x) if np.isfinite(x) else None
+
+
+def subject_row() -> pl.Expr:
+    """A simulated subject's row in its course, from its id (V00001 is row 0)."""
+    return pl.col("subject_id").str.slice(1).cast(pl.Int64) - 1
+
+
 def _group_counts(
     endpoints: pl.DataFrame, trial: Trial, group_size: int, groups: int
 ) -> np.ndarray:
     """(groups, observations, 2): responders and n of each observed rate per group."""
     registry = {e.name: e for e in endpoint_registry(trial.protocol.endpoints)}
-    index = pl.col("subject_id").str.slice(1).cast(pl.Int64) - 1
-    frame = endpoints.with_columns((index // group_size).alias("_group"))
+    frame = endpoints.with_columns((subject_row() // group_size).alias("_group"))
     out = np.zeros((groups, len(trial.observed), 2))
     for j, item in enumerate(trial.observed):
         endpoint = registry[item.endpoint]
@@ -241,10 +250,7 @@ class Check:
 
     def as_dict(self) -> dict[str, object]:
         """The ``calibrate check --json`` form (NaN as null)."""
-
-        def number(x: float) -> float | None:
-            return float(x) if np.isfinite(x) else None
-
+        number = finite_or_none
         return {
             "trial": self.trial,
             "arm": self.arm,

@@ -19,7 +19,13 @@ from itptrial.data import dataset_from_frames
 from itptrial.endpoints import adjudicate, endpoint_registry
 from itptrial.pk import TacrolimusModel, load_tacrolimus_model
 from itptrial.protocol import Observed, Protocol
-from itptrial.sim._calibrate import _parameter_sets, batch_course, predictive_summary, trial_counts
+from itptrial.sim._calibrate import (
+    _parameter_sets,
+    batch_course,
+    predictive_summary,
+    subject_row,
+    trial_counts,
+)
 from itptrial.sim._parameters import ModelParameters
 from itptrial.sim._tables import course_tables
 from itptrial.sim._targets import Targets, Trial
@@ -78,9 +84,7 @@ def _per_replicate(
     """Every quantity's value in each replicate and arm (NaN where undefined)."""
     protocol, p = trial.protocol, trial.protocol.endpoints
     group = np.arange(len(course.arms)) // sum(trial.sizes)
-    ordered = endpoints.with_columns(
-        (pl.col("subject_id").str.slice(1).cast(pl.Int64) - 1).alias("_row")
-    ).sort("_row")
+    ordered = endpoints.with_columns(subject_row().alias("_row")).sort("_row")
     responder = ordered["initial_response"].fill_null(0).to_numpy().astype(bool)
     complete = (ordered["initial_response_category"] == "CR").fill_null(False).to_numpy()
     relapse = ordered["relapse"].fill_null(0).to_numpy().astype(bool)
@@ -147,11 +151,8 @@ def unused_outputs(
     endpoints = adjudicate(dataset_from_frames(tables, trial.protocol), trial.protocol)
     out = []
     for (quantity, arm), v in _per_replicate(course, endpoints, trial, replicates).items():
-        finite = v[np.isfinite(v)]
-        low, high = np.quantile(finite, [0.025, 0.975])
-        out.append(
-            Outcome(quantity, arm, float(np.median(finite)), (float(low), float(high)), finite.size)
-        )
+        median, interval, _ = predictive_summary(0.0, v)
+        out.append(Outcome(quantity, arm, median, interval, int(np.isfinite(v).sum())))
     return out
 
 

@@ -22,6 +22,7 @@ from itptrial.sim._calibrate import (
     Identifiability,
     Progress,
     calibrate,
+    finite_or_none,
     identifiability,
     predictive_checks,
 )
@@ -105,10 +106,6 @@ def parameters_toml(parameters: ModelParameters, header: str) -> str:
     return comment + "\n" + tomli_w.dumps(parameters.model_dump(mode="json"))
 
 
-def _number(x: float) -> float | None:
-    return float(x) if np.isfinite(x) else None
-
-
 def calibration_summary(
     calibration: Calibration,
     checks: list[Check],
@@ -134,7 +131,7 @@ def calibration_summary(
                     "source": prior.source,
                 },
                 "posterior": {"median": median, "interval_90": [low, high]},
-                "contraction": _number(identifiability.contraction[i]),
+                "contraction": finite_or_none(identifiability.contraction[i]),
             }
         )
     return {
@@ -156,7 +153,7 @@ def calibration_summary(
         "identifiability": {
             "names": list(identifiability.names),
             "singular_values": list(identifiability.singular_values),
-            "collinearity_index": _number(identifiability.collinearity_index),
+            "collinearity_index": finite_or_none(identifiability.collinearity_index),
             "sensitivity": identifiability.sensitivity.tolist(),
             "correlation": identifiability.correlation.tolist(),
             "observations": observation_labels(targets),

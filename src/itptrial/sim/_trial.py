@@ -19,7 +19,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from itptrial.pk import TacrolimusModel, advance_day, initial_state, load_tacrolimus_model
+from itptrial.pk import (
+    TacrolimusModel,
+    advance_day,
+    initial_state,
+    load_tacrolimus_model,
+    measured,
+)
 from itptrial.protocol import Protocol, Regimen
 from itptrial.sim._engine import STEPPERS, DayStepper, EngineName
 from itptrial.sim._model import C, R, steady_state
@@ -185,13 +191,12 @@ def run_course(
     grades = np.full((n, horizon + 1), -1)
     troughs = np.full((n, horizon + 1), np.nan)
     true_counts = np.empty((n, horizon + 1))
-    error = pk_model.error
     for day in range(horizon + 1):
         true_counts[:, day] = y[C]
         seen = visits[:, day]
-        measured = measured_counts(y[C], count_z[:, day], analysis_z[:, day], params)
-        counts[seen, day] = measured[seen]
-        grade = bleeding_grade(measured, bleed_u[:, day], params)
+        count_today = measured_counts(y[C], count_z[:, day], analysis_z[:, day], params)
+        counts[seen, day] = count_today[seen]
+        grade = bleeding_grade(count_today, bleed_u[:, day], params)
         if day == 0:  # the bleeding that made a patient eligible is seen at Day 0
             grade = np.maximum(grade, population.screening_grade)
         grades[seen, day] = grade[seen]
@@ -207,11 +212,7 @@ def run_course(
         true_trough = np.zeros(n)
         true_trough[on_tacrolimus] = exposure.trough_ng_ml
         tac_ng_ml[on_tacrolimus] = exposure.average_ng_ml
-        trough = np.maximum(
-            true_trough * (1.0 + error.proportional * trough_z[:, day])
-            + error.additive_ng_ml * additive_z[:, day],
-            0.0,
-        )
+        trough = measured(pk_model, true_trough, trough_z[:, day], additive_z[:, day])
         controller.monitor(day, seen, trough, troughs)
         controller.record_concentration(day, tac_ng_ml)
         if day < horizon:
@@ -321,6 +322,12 @@ class _Controller:
         }
         guided = [key for key, r in protocol.regimens.items() if r.tdm is not None]
         self.trough_drug = protocol.regimens[guided[0]].drug if guided else ""
+        steps = [
+            r.dose_step_mg
+            for r in protocol.regimens.values()
+            if r.model == "tacrolimus" and r.dose_step_mg is not None
+        ]
+        self.capsule_mg = min(steps) if steps else None
         self.baseline_count = np.full(n, np.nan)
         self.schedule = Schedule(
             dex=np.zeros((n, horizon + 1)),
@@ -390,14 +397,9 @@ class _Controller:
         """The day's tacrolimus as (morning, evening) doses 12 h apart: halves in whole
         capsules (the regimens' smallest ``dose_step_mg``), the odd capsule in the
         morning; exact halves when no regimen gives a step."""
-        steps = [
-            r.dose_step_mg
-            for r in self.protocol.regimens.values()
-            if r.model == "tacrolimus" and r.dose_step_mg is not None
-        ]
-        if not steps:
+        step = self.capsule_mg
+        if step is None:
             return np.column_stack([daily_mg / 2.0, daily_mg / 2.0])
-        step = min(steps)
         morning = np.minimum(np.ceil(daily_mg / 2.0 / step - 1e-9) * step, daily_mg)
         return np.column_stack([morning, daily_mg - morning])
 
