@@ -258,7 +258,7 @@ def _enzyme_steps(
     return decay, mean_part
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")  # no zero-division checks
 def _step(
     gut: float,
     central: float,
@@ -356,6 +356,53 @@ def _solve(
             )
 
 
+@njit(cache=True, error_model="numpy")  # no zero-division checks
+def advance_patient_day(
+    gut: float,
+    central: float,
+    enzyme: float,
+    induced: bool,
+    f: float,
+    cl: float,
+    v: float,
+    ka: float,
+    morning_mg: float,
+    evening_mg: float,
+    h: np.ndarray,
+    decay: np.ndarray,
+    mean_part: np.ndarray,
+    usual: float,
+    morning: int,
+    evening: int,
+    e_max: float,
+) -> tuple[
+    float, float, float, float, float
+]:  # pragma: no cover - compiled; tested through callers
+    """One patient over one day's steps ``h`` (hours, summing to 24; :func:`day_steps`)
+    by :func:`_step`, from (gut mg, central mg, E) at midnight: the morning dose (times
+    the occasion's bioavailability ``f``) at the start of step ``morning``, the trough
+    read there before it, the evening dose at the start of step ``evening``; dexamethasone
+    drives the enzyme all day when ``induced``. Returns the state at the day's end, the
+    trough and the day's mean concentration (ng/mL: the sum of the steps' exact areas
+    over 24 h). :func:`advance_day` runs it for every patient; the simulator's compiled
+    day loop calls it directly."""
+    target = 1.0 + e_max if induced else 1.0
+    absorbed_usual = np.exp(-ka * usual)
+    area, trough = 0.0, 0.0
+    for g in range(h.shape[0]):
+        if g == morning:
+            trough = central / v * 1000.0
+            gut += morning_mg * f
+        if g == evening:
+            gut += evening_mg * f
+        eka = absorbed_usual if h[g] == usual else np.exp(-ka * h[g])
+        gut, central, enzyme, step_area = _step(
+            gut, central, enzyme, target, cl, v, ka, h[g], eka, decay[g], mean_part[g]
+        )
+        area += step_area
+    return gut, central, enzyme, trough, area / (v * 24.0) * 1000.0
+
+
 @njit(cache=True, parallel=True)
 def _advance(
     h: np.ndarray,
@@ -381,40 +428,27 @@ def _advance(
     trough: np.ndarray,
     average: np.ndarray,
 ) -> None:  # pragma: no cover - compiled; tested through callers
-    """Every patient over one day's steps ``h`` (hours, summing to 24) by :func:`_step`:
-    the morning dose at the start of step ``morning`` (the trough read there, before it),
-    the evening dose at the start of step ``evening``; the day's mean concentration is the
-    sum of the steps' exact areas over 24 h."""
-    m = h.shape[0]
+    """Every patient over one day by :func:`advance_patient_day`, in parallel."""
     for i in prange(cl.shape[0]):
-        gut, central, enzyme = gut_in[i], central_in[i], enzyme_in[i]
-        target = 1.0 + e_max if dex[i] else 1.0
-        f = f_occasion[i, occasion]
-        absorbed_usual = np.exp(-ka[i] * usual)
-        area = 0.0
-        for g in range(m):
-            if g == morning:
-                trough[i] = central / v[i] * 1000.0
-                gut += doses[i, 0] * f
-            if g == evening:
-                gut += doses[i, 1] * f
-            eka = absorbed_usual if h[g] == usual else np.exp(-ka[i] * h[g])
-            gut, central, enzyme, step_area = _step(
-                gut,
-                central,
-                enzyme,
-                target,
-                cl[i],
-                v[i],
-                ka[i],
-                h[g],
-                eka,
-                decay[g],
-                mean_part[g],
-            )
-            area += step_area
-        gut_out[i], central_out[i], enzyme_out[i] = gut, central, enzyme
-        average[i] = area / (v[i] * 24.0) * 1000.0
+        gut_out[i], central_out[i], enzyme_out[i], trough[i], average[i] = advance_patient_day(
+            gut_in[i],
+            central_in[i],
+            enzyme_in[i],
+            dex[i],
+            f_occasion[i, occasion],
+            cl[i],
+            v[i],
+            ka[i],
+            doses[i, 0],
+            doses[i, 1],
+            h,
+            decay,
+            mean_part,
+            usual,
+            morning,
+            evening,
+            e_max,
+        )
 
 
 def _grid(dosing: Dosing, sample_times_h: np.ndarray, step_h: float) -> np.ndarray:
@@ -496,7 +530,7 @@ class DayExposure:
     average_ng_ml: np.ndarray  # exact mean concentration over the day's hours [0, 24)
 
 
-def _day_steps(
+def day_steps(
     first_hour: float, step_h: float, k_enzyme: float
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, int]:
     """A day's step lengths (hour grid of ``step_h`` from midnight plus the two dose
@@ -559,7 +593,7 @@ def advance_day(
     gut_in = _per_patient(state.gut_mg, n, np.float64, "state.gut_mg")
     central_in = _per_patient(state.central_mg, n, np.float64, "state.central_mg")
     enzyme_in = _per_patient(state.enzyme, n, np.float64, "state.enzyme")
-    h, decay, mean_part, morning, evening = _day_steps(first_hour, step_h, model.k_enzyme)
+    h, decay, mean_part, morning, evening = day_steps(first_hour, step_h, model.k_enzyme)
     f_occasion = np.ascontiguousarray(patients.f_occasion, dtype=np.float64)
     occasion = min(day // model.variability.occasion_days, f_occasion.shape[1] - 1)
     end = PkState(np.empty(n), np.empty(n), np.empty(n))

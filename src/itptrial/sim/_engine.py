@@ -30,7 +30,7 @@ MAX_RATE_STEP = 0.6
 N_STATES = 9
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")  # no zero-division checks
 def _fastest_rate(
     y: np.ndarray, th: np.ndarray, sh: np.ndarray, dex: float
 ) -> float:  # pragma: no cover - compiled
@@ -45,6 +45,43 @@ def _fastest_rate(
     )
 
 
+@njit(cache=True, error_model="numpy")  # no zero-division checks
+def rk4_patient_day(
+    state: np.ndarray,
+    th: np.ndarray,
+    sh: np.ndarray,
+    dex: float,
+    tac: float,
+    fixed_steps: int,
+    min_steps: int,
+    max_rate_step: float,
+    work: np.ndarray,
+) -> None:  # pragma: no cover - compiled; tested through callers
+    """One patient's ``state`` advanced over one day in place by classical RK4: exactly
+    ``fixed_steps`` equal steps, or (``fixed_steps`` <= 0) at least ``min_steps`` with
+    (fastest rate x step) <= ``max_rate_step``. ``work`` is scratch of shape (5, states)
+    (allocated once by the caller: no allocation in the hot path)."""
+    stage, k1, k2, k3, k4 = work[0], work[1], work[2], work[3], work[4]
+    steps = fixed_steps
+    if steps <= 0:
+        rate = _fastest_rate(state, th, sh, dex)
+        steps = max(min_steps, int(np.ceil(rate / max_rate_step)))
+    h = 1.0 / steps
+    for _ in range(steps):  # element loops: no temporary arrays
+        rhs(state, th, sh, dex, tac, k1)
+        for j in range(N_STATES):
+            stage[j] = state[j] + 0.5 * h * k1[j]
+        rhs(stage, th, sh, dex, tac, k2)
+        for j in range(N_STATES):
+            stage[j] = state[j] + 0.5 * h * k2[j]
+        rhs(stage, th, sh, dex, tac, k3)
+        for j in range(N_STATES):
+            stage[j] = state[j] + h * k3[j]
+        rhs(stage, th, sh, dex, tac, k4)
+        for j in range(N_STATES):
+            state[j] += (h / 6.0) * (k1[j] + 2.0 * k2[j] + 2.0 * k3[j] + k4[j])
+
+
 @njit(parallel=True, cache=True)
 def _rk4_day(
     y: np.ndarray,
@@ -57,30 +94,12 @@ def _rk4_day(
     max_rate_step: float,
 ) -> np.ndarray:  # pragma: no cover - compiled
     """``y`` is (patients, states): each patient's state is contiguous."""
-    out = np.empty_like(y)
+    out = y.copy()
     for i in prange(y.shape[0]):
-        work = np.empty((6, N_STATES))  # state, stage, k1..k4: one allocation a day
-        state, stage, k1, k2, k3, k4 = work[0], work[1], work[2], work[3], work[4], work[5]
-        state[:] = y[i]
-        steps = fixed_steps
-        if steps <= 0:
-            rate = _fastest_rate(state, th[i], sh, dex[i])
-            steps = max(min_steps, int(np.ceil(rate / max_rate_step)))
-        h = 1.0 / steps
-        for _ in range(steps):  # element loops: no temporary arrays in the hot path
-            rhs(state, th[i], sh, dex[i], tac[i], k1)
-            for j in range(N_STATES):
-                stage[j] = state[j] + 0.5 * h * k1[j]
-            rhs(stage, th[i], sh, dex[i], tac[i], k2)
-            for j in range(N_STATES):
-                stage[j] = state[j] + 0.5 * h * k2[j]
-            rhs(stage, th[i], sh, dex[i], tac[i], k3)
-            for j in range(N_STATES):
-                stage[j] = state[j] + h * k3[j]
-            rhs(stage, th[i], sh, dex[i], tac[i], k4)
-            for j in range(N_STATES):
-                state[j] += (h / 6.0) * (k1[j] + 2.0 * k2[j] + 2.0 * k3[j] + k4[j])
-        out[i] = state
+        work = np.empty((5, N_STATES))
+        rk4_patient_day(
+            out[i], th[i], sh, dex[i], tac[i], fixed_steps, min_steps, max_rate_step, work
+        )
     return out
 
 

@@ -126,7 +126,7 @@ def shared(p: Patients) -> np.ndarray:
     return np.array([getattr(p, name) for name in SHARED], dtype=np.float64)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")  # no zero-division checks: 25% faster
 def rhs(
     y: np.ndarray, th: np.ndarray, sh: np.ndarray, dex: float, tac: float, out: np.ndarray
 ) -> None:  # pragma: no cover - compiled; tested through callers

@@ -15,6 +15,7 @@ the same patients, visits and measurement errors.
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -28,7 +29,8 @@ from itptrial.pk import (
 )
 from itptrial.protocol import Protocol, Regimen
 from itptrial.sim._engine import STEPPERS, DayStepper, EngineName
-from itptrial.sim._model import C, R, steady_state
+from itptrial.sim._loop import Draws, Outputs, empty_outputs, regimens, rules, run_patients
+from itptrial.sim._model import C, R, shared, steady_state, theta
 from itptrial.sim._parameters import ModelParameters
 from itptrial.sim._population import Population, bleeding_grade, draw_population
 
@@ -115,9 +117,24 @@ def _visit_days(
     return visits, dropout
 
 
+def _daily_draws(streams: dict[str, np.random.Generator], n: int, days: int) -> list[np.ndarray]:
+    """One (patient, day) draw per day for each measurement: the count's biological and
+    analytical errors, the bleeding's uniform, the trough's proportional and additive
+    errors. Each stream fills its own array, two at a time (numpy's generators release
+    the GIL while filling; each stream's numbers are those of a serial draw)."""
+    names = ("counts", "count_analysis", "bleeding", "troughs", "trough_additive")
+
+    def fill(name: str) -> np.ndarray:
+        rng = streams[name]
+        return rng.random((n, days)) if name == "bleeding" else rng.standard_normal((n, days))
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        return list(pool.map(fill, names))
+
+
 # Steps of the PK model (hours): its error is second order in the step, about 3e-4 of a
 # trough at 2 h (1e-4 at 1 h: tests/test_tacrolimus_pk.py), far below the assay's 18.6%.
-PK_STEP_H = 2.0
+PK_STEP_H = 4.0
 
 
 def occasions(protocol: Protocol, pk_model: TacrolimusModel) -> int:
@@ -148,6 +165,7 @@ def run_course(
     progress: Callable[[int], None] | None = None,
     pk_model: TacrolimusModel | None = None,
     population: Population | None = None,
+    python_loop: bool = False,
 ) -> Course:
     """Simulate every patient of ``arms`` (one arm code per patient) through the protocol
     (checked by :func:`itptrial.sim.check_simulation`).
@@ -155,6 +173,11 @@ def run_course(
     ``population``: patients drawn beforehand (one per arm code; a calibration batch
     joins the patients of several parameter sets), instead of drawing them from
     ``params`` and the course's population stream.
+
+    The fast engine runs the compiled loop (:mod:`itptrial.sim._loop`); the reference
+    engine, or ``python_loop``, the day loop in Python with the engine's day stepper (the
+    cross-check of the compiled loop: the same rules, in the same order, on the same
+    draws).
     """
     assert protocol.eligibility is not None
     pk_model = pk_model or load_tacrolimus_model()
@@ -175,13 +198,111 @@ def run_course(
     visits, dropout = _visit_days(
         protocol, streams["visits"], n, horizon, params.population.dropout_per_day
     )
-    count_z = streams["counts"].standard_normal((n, horizon + 1))
-    analysis_z = streams["count_analysis"].standard_normal((n, horizon + 1))
-    bleed_u = streams["bleeding"].random((n, horizon + 1))
-    trough_z = streams["troughs"].standard_normal((n, horizon + 1))
-    additive_z = streams["trough_additive"].standard_normal((n, horizon + 1))
-    step: DayStepper = STEPPERS[engine]
+    count_z, analysis_z, bleed_u, trough_z, additive_z = _daily_draws(streams, n, horizon + 1)
     controller = _Controller(protocol, params, arms, population, dropout)
+    draws = Draws(
+        visits,
+        dropout,
+        count_z,
+        analysis_z,
+        bleed_u,
+        trough_z,
+        additive_z,
+        population.screening_grade,
+    )
+    if engine == "fast" and not python_loop:
+        outputs = _compiled_loop(
+            protocol, params, pk_model, population, controller, draws, progress
+        )
+    else:
+        outputs = _python_loop(
+            protocol, params, pk_model, population, controller, draws, STEPPERS[engine], progress
+        )
+    schedule = Schedule(
+        dex=outputs.dex,
+        tac_mg=outputs.tac_mg,
+        rescue=outputs.rescue,
+        given={key: outputs.given[k] for k, key in enumerate(controller.dosing)},
+        tac_ng_ml=outputs.tac_ng_ml,
+    )
+    return Course(
+        arms=arms,
+        population=population,
+        visits=visits,
+        dropout_day=dropout,
+        counts=outputs.counts,
+        bleeding=outputs.grades,
+        troughs=outputs.troughs,
+        true_counts=outputs.true_counts,
+        schedule=schedule,
+        rescue_treatment=protocol.rescue.treatments[0] if protocol.rescue else "",
+        trough_drug=controller.trough_drug,
+        seeds=seeds,
+    )
+
+
+# Patients per call of the compiled loop: enough to keep both cores busy, few enough calls
+# for a smooth progress bar and a prompt Ctrl-C.
+CHUNK_PATIENTS = 4096
+
+
+def _compiled_loop(
+    protocol: Protocol,
+    params: ModelParameters,
+    pk_model: TacrolimusModel,
+    population: Population,
+    controller: _Controller,
+    draws: Draws,
+    progress: Callable[[int], None] | None,
+) -> Outputs:
+    n, days = len(draws.dropout_day), protocol.endpoints.horizon + 1
+    given = {key: dosing.regimen for key, dosing in controller.dosing.items()}
+    constants, pk_steps = rules(protocol, params, pk_model, controller.capsule_mg, PK_STEP_H)
+    on = np.zeros((n, len(given)), dtype=np.bool_)
+    start_mg = np.zeros((n, len(given)))
+    for k, dosing in enumerate(controller.dosing.values()):
+        on[:, k], start_mg[:, k] = dosing.on, dosing.daily_mg
+    y0 = np.ascontiguousarray(steady_state(population.patients, population.baseline).T)
+    th, sh = theta(population.patients), shared(population.patients)
+    schedule, on_tacrolimus = regimens(given, days), controller.on_module("tacrolimus")
+    out = empty_outputs(n, days, len(given))
+    reported = 0
+    for lo in range(0, n, CHUNK_PATIENTS):
+        hi = min(n, lo + CHUNK_PATIENTS)
+        run_patients(
+            lo,
+            hi,
+            y0,
+            th,
+            sh,
+            population.pk,
+            on_tacrolimus,
+            on,
+            start_mg,
+            draws,
+            constants,
+            schedule,
+            pk_steps,
+            out,
+        )
+        if progress is not None:  # in days of the whole course, as the Python loop
+            done = days * hi // n
+            progress(done - reported)
+            reported = done
+    return out
+
+
+def _python_loop(
+    protocol: Protocol,
+    params: ModelParameters,
+    pk_model: TacrolimusModel,
+    population: Population,
+    controller: _Controller,
+    draws: Draws,
+    step: DayStepper,
+    progress: Callable[[int], None] | None,
+) -> Outputs:
+    n, horizon = len(draws.dropout_day), protocol.endpoints.horizon
     y = steady_state(population.patients, population.baseline)
     on_tacrolimus = controller.on_module("tacrolimus")  # the PK model runs for them only
     pk_patients = population.pk.take(on_tacrolimus)
@@ -193,12 +314,12 @@ def run_course(
     true_counts = np.empty((n, horizon + 1))
     for day in range(horizon + 1):
         true_counts[:, day] = y[C]
-        seen = visits[:, day]
-        count_today = measured_counts(y[C], count_z[:, day], analysis_z[:, day], params)
+        seen = draws.visits[:, day]
+        count_today = measured_counts(y[C], draws.count_z[:, day], draws.analysis_z[:, day], params)
         counts[seen, day] = count_today[seen]
-        grade = bleeding_grade(count_today, bleed_u[:, day], params)
+        grade = bleeding_grade(count_today, draws.bleed_u[:, day], params)
         if day == 0:  # the bleeding that made a patient eligible is seen at Day 0
-            grade = np.maximum(grade, population.screening_grade)
+            grade = np.maximum(grade, draws.screening_grade)
         grades[seen, day] = grade[seen]
         rescued = controller.decide(day, seen, counts[:, day], grades[:, day])
         y[R] = np.where(rescued, 1.0, y[R])
@@ -212,26 +333,27 @@ def run_course(
         true_trough = np.zeros(n)
         true_trough[on_tacrolimus] = exposure.trough_ng_ml
         tac_ng_ml[on_tacrolimus] = exposure.average_ng_ml
-        trough = measured(pk_model, true_trough, trough_z[:, day], additive_z[:, day])
+        trough = measured(pk_model, true_trough, draws.trough_z[:, day], draws.additive_z[:, day])
         controller.monitor(day, seen, trough, troughs)
         controller.record_concentration(day, tac_ng_ml)
         if day < horizon:
             y = step(y, dex, tac_ng_ml, population.patients)
         if progress is not None:
             progress(1)
-    return Course(
-        arms=arms,
-        population=population,
-        visits=visits,
-        dropout_day=dropout,
+    s = controller.schedule
+    assert s.tac_ng_ml is not None
+    return Outputs(
         counts=counts,
-        bleeding=grades,
+        grades=grades,
         troughs=troughs,
         true_counts=true_counts,
-        schedule=controller.schedule,
-        rescue_treatment=protocol.rescue.treatments[0] if protocol.rescue else "",
-        trough_drug=controller.trough_drug,
-        seeds=seeds,
+        dex=s.dex,
+        tac_mg=s.tac_mg,
+        rescue=s.rescue,
+        given=np.stack([s.given[key] for key in controller.dosing])
+        if controller.dosing
+        else np.zeros((0, n, horizon + 1)),
+        tac_ng_ml=s.tac_ng_ml,
     )
 
 
