@@ -53,8 +53,8 @@ def test_the_shipped_targets_load() -> None:
     assert targets.trials[1].sizes == (95, 0)  # Wei's prednisone arm is not simulated
     assert len(targets.observed) == 8
     assert len(targets.priors) <= len(targets.observed)  # at most one free per target
-    assert "Wei 2016: disease.baseline_median" in targets.names
-    assert "disease.baseline_median" not in targets.shared
+    assert "Wei 2016: dexamethasone.kill_median" in targets.names
+    assert "dexamethasone.kill_median" in targets.shared  # and a value of Wei's own
 
 
 def _write(tmp_path: Path, text: str) -> Path:
@@ -182,12 +182,31 @@ def test_one_parameter_set_has_common_random_numbers() -> None:
 
 
 def test_a_trials_own_parameter_applies_to_that_trial_only() -> None:
+    """Wei's own kill rate replaces the shared one for Wei, and only for Wei; each has
+    its own prior (one sampler column each)."""
     targets = load_targets(SHIPPED, BASE)
     row = np.arange(1.0, len(targets.priors) + 1.0)
-    own = targets.names.index("Wei 2016: disease.baseline_median")
+    shared = targets.names.index("dexamethasone.kill_median")
+    own = targets.names.index("Wei 2016: dexamethasone.kill_median")
     target020, wei = targets.trials
-    assert "disease.baseline_median" not in targets.values_for(target020, row)
-    assert targets.values_for(wei, row)["disease.baseline_median"] == row[own]
+    assert targets.values_for(target020, row)["dexamethasone.kill_median"] == row[shared]
+    assert targets.values_for(wei, row)["dexamethasone.kill_median"] == row[own]
+    assert set(targets.distributions()) == set(targets.names)
+
+
+def test_a_trials_own_value_wins_wherever_its_prior_is_listed(tmp_path: Path) -> None:
+    text = SHIPPED.read_text()
+    first_prior = text.index("[[prior]]")
+    own = text.index('[[prior]]\nparameter = "dexamethasone.kill_median"\ntrial = "Wei 2016"')
+    moved = text[:first_prior] + text[own:] + "\n" + text[first_prior:own]
+    (tmp_path / "wei2016.toml").write_text((SHIPPED.parent / "wei2016.toml").read_text())
+    path = tmp_path / "targets.toml"
+    path.write_text(moved)
+    targets = load_targets(path, BASE)
+    assert targets.names[0] == "Wei 2016: dexamethasone.kill_median"
+    row = np.arange(1.0, len(targets.priors) + 1.0)
+    wei = targets.trials[1]
+    assert targets.values_for(wei, row)["dexamethasone.kill_median"] == row[0]
 
 
 def test_distance_by_hand() -> None:
@@ -249,7 +268,9 @@ def test_the_posterior_median_is_a_parameter_file(calibrated: Path) -> None:
     draws = pl.read_parquet(calibrated / "posterior.parquet")
     assert params.disease.t0_median == pytest.approx(float(draws["disease.t0_median"].median()))
     # a trial's own parameter stays out of the shared parameter file
-    assert params.disease.baseline_median == BASE.disease.baseline_median
+    assert params.dexamethasone.kill_median == pytest.approx(
+        float(draws["dexamethasone.kill_median"].median())
+    )
 
 
 def test_the_same_seed_gives_the_same_bytes(calibrated: Path, tmp_path: Path) -> None:
@@ -274,14 +295,17 @@ def test_calibrate_check_json(calibrated: Path, capsys: pytest.CaptureFixture[st
     assert code == 0 and "Wei 2016" in out
 
 
-def test_posterior_draw_k_cycles(calibrated: Path) -> None:
-    posterior = load_posterior(calibrated)
-    n = len(posterior)
-    first, second = posterior.draw(0), posterior.draw(1)
-    assert first != second
-    assert posterior.draw(n) == first
-    kill = posterior.draws["dexamethasone.kill_median"][1]
-    assert second.dexamethasone.kill_median == pytest.approx(kill)
+def test_posterior_draw_k_cycles() -> None:
+    """On the shipped posterior (the tiny calibration's draws may all be one particle)."""
+    posterior = load_posterior("target020")
+    n, rows = len(posterior), posterior.values()
+    first = posterior.draw(0)
+    k = next(i for i in range(1, n) if not np.array_equal(rows[i], rows[0]))
+    other = posterior.draw(k)
+    assert other != first
+    assert posterior.draw(n) == first and posterior.draw(n + k) == other
+    kill = posterior.draws["dexamethasone.kill_median"][k]
+    assert other.dexamethasone.kill_median == pytest.approx(kill)
 
 
 def test_simulate_with_a_posterior(

@@ -195,16 +195,17 @@ class Outputs(NamedTuple):
 
 
 def empty_outputs(n: int, days: int, n_regimens: int) -> Outputs:
+    """Uninitialised arrays: the kernel writes every cell (memory is touched once)."""
     return Outputs(
-        counts=np.full((n, days), np.nan),
-        grades=np.full((n, days), -1, dtype=np.int64),
-        troughs=np.full((n, days), np.nan),
+        counts=np.empty((n, days)),
+        grades=np.empty((n, days), dtype=np.int64),
+        troughs=np.empty((n, days)),
         true_counts=np.empty((n, days)),
-        dex=np.zeros((n, days)),
-        tac_mg=np.zeros((n, days)),
-        rescue=np.zeros((n, days), dtype=np.bool_),
-        given=np.zeros((n_regimens, n, days)),
-        tac_ng_ml=np.zeros((n, days)),
+        dex=np.empty((n, days)),
+        tac_mg=np.empty((n, days)),
+        rescue=np.empty((n, days), dtype=np.bool_),
+        given=np.empty((n_regimens, n, days)),
+        tac_ng_ml=np.empty((n, days)),
     )
 
 
@@ -317,9 +318,10 @@ def _patient_course(
         if day == 0:  # the bleeding that made a patient eligible is seen at Day 0
             grade = max(grade, draws.screening_grade[i])
             baseline = count if seen else np.nan
-        if seen:
-            out.counts[i, day] = count
-            out.grades[i, day] = grade
+        out.counts[i, day] = count if seen else np.nan  # no visit: no count
+        out.grades[i, day] = grade if seen else -1
+        out.troughs[i, day] = np.nan  # unless measured below
+        out.rescue[i, day] = False  # unless rescued below
         qualifies = (
             seen
             and count >= k.response_level

@@ -190,7 +190,9 @@ class CalibrationOutputs:
 
     def parameters_text(self) -> str:
         header = (
-            f"Posterior median of the free parameters ({', '.join(self.calibration.names)}),\n"
+            "Posterior median of the shared free parameters "
+            f"({', '.join(n for n in self.calibration.names if TRIAL_SEPARATOR not in n)};\n"
+            "a calibration trial's own parameters are in posterior.parquet only),\n"
             f"written by itptrial calibrate --targets {self.summary['targets']} "
             f"--seed {self.summary['seed']};\nevery other value as in the parameter file "
             "calibrated from (docs/calibration.md)."

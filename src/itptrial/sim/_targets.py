@@ -119,12 +119,13 @@ class Targets:
         return Targets(self.source, self.trials, kept, self.settings)
 
     def values_for(self, trial: Trial, row: np.ndarray) -> dict[str, float]:
-        """The parameter values a trial's simulation takes from one row of draws."""
-        return {
-            p.parameter: float(value)
-            for p, value in zip(self.priors, row, strict=True)
-            if p.trial is None or p.trial == trial.name
-        }
+        """The parameter values a trial's simulation takes from one row of draws: the
+        shared ones, then the trial's own (which replace a shared value of the same
+        parameter for this trial only, wherever they appear in the file)."""
+        pairs = list(zip(self.priors, row, strict=True))
+        values = {p.parameter: float(v) for p, v in pairs if p.trial is None}
+        values |= {p.parameter: float(v) for p, v in pairs if p.trial == trial.name}
+        return values
 
     @property
     def observed(self) -> list[tuple[Trial, Observed]]:
@@ -133,7 +134,7 @@ class Targets:
     def distributions(self) -> dict[str, stats.rv_continuous | stats.rv_frozen]:
         """The priors on the transformed scale, where the sampler works."""
         return {
-            p.parameter: stats.norm(loc=_forward(p.scale, p.median), scale=p.sd)
+            column_name(p): stats.norm(loc=_forward(p.scale, p.median), scale=p.sd)
             for p in self.priors
         }
 

@@ -1,0 +1,46 @@
+"""Trial design: sample size for two proportions, fixed or group-sequential, equal to rpact.
+
+::
+
+    from itptrial.design import group_sequential_design, sample_size_rates
+
+    plan = sample_size_rates(control=0.411, experimental=0.646)           # fixed, 2-sided
+    plan.n_experimental, plan.n_control, plan.n_total_exact               # 70, 70, 139.28
+    gs = sample_size_rates(0.411, 0.646, looks=3, boundary="asof", dropout=0.1)
+    [look.boundary_z for look in gs.per_look]                             # z boundaries
+    gs.as_dict()                                  # the `design sample-size --json` object
+
+    design = group_sequential_design(5, "pocock", alpha=0.05, power=0.8, sided=2)
+    design.critical_values, design.inflation_factor, design.alpha_spent
+
+Results are frozen dataclasses of plain floats/ints (``None`` where a boundary does not
+exist on the rate-difference scale, with a ``note``) naming their method's source in
+``reference``.  Invalid input raises ``ValueError`` with a message naming it.
+
+Methods and their equality with R rpact 3.3.4: docs/design.md; validation:
+tests/test_design_sample_size.py against tests/reference/rpact_grid.json.
+"""
+
+from itptrial.design._group_sequential import (
+    BOUNDARIES,
+    MAX_LOOKS,
+    Boundary,
+    CrossingProbabilities,
+    GroupSequentialDesign,
+    crossing_probabilities,
+    group_sequential_design,
+)
+from itptrial.design._sample_size import Look, SampleSizeRates, sample_size_rates
+
+__all__ = [
+    "BOUNDARIES",
+    "MAX_LOOKS",
+    "Boundary",
+    "CrossingProbabilities",
+    "GroupSequentialDesign",
+    "Look",
+    "SampleSizeRates",
+    "crossing_probabilities",
+    "group_sequential_design",
+    "sample_size_rates",
+]
