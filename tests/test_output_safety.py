@@ -4,6 +4,7 @@ files, and an interrupted command leaves no staging folder and no partial output
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
@@ -204,3 +205,18 @@ def test_a_signal_during_the_move_waits_for_it_and_is_never_lost() -> None:
         assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+def test_a_swallowed_interrupt_still_stops_the_command(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A KeyboardInterrupt that a library swallows (seen under load inside a trial's
+    simulation) is not lost: the signal is recorded, and the trial loop stops at its next
+    check. Without the record, the command ran to its end and exited 0."""
+    from itptrial import cli
+
+    monkeypatch.setattr(cli, "_RECEIVED", [])
+    with contextlib.suppress(KeyboardInterrupt):  # a library swallows the exception ...
+        cli._stop(signal.SIGINT, None)  # ... of the handler that ran inside it
+    with pytest.raises(KeyboardInterrupt):
+        cli._stop_if_signalled()
+    monkeypatch.setattr(cli, "_RECEIVED", [])
+    cli._stop_if_signalled()  # no signal: nothing happens

@@ -316,8 +316,10 @@ def simulate(
                     engine,  # type: ignore[arg-type]
                     progress=lambda step: bar.advance(task, step),
                 )
+                _stop_if_signalled()  # before writing: a trial interrupted is not written
                 write_dataset(tables, folder, command="simulate")
                 written += 1
+                _stop_if_signalled()
         except KeyboardInterrupt:
             _interrupted(f"interrupted: {written} complete trial(s) written to {out}")
     shown = str(out) if trials == 1 else f"{out}/trial_0001 ... trial_{trials:04d}"
@@ -583,15 +585,30 @@ def _interrupted(message: str) -> None:
     raise typer.Exit(130)
 
 
-def _terminated(signum: int, frame: object) -> None:
-    """SIGTERM ends a command like Ctrl-C: staging folders are removed, exit 130."""
+_RECEIVED: list[int] = []  # Ctrl-C and SIGTERM received, whatever became of their exception
+
+
+def _stop(signum: int, frame: object) -> None:
+    """Ctrl-C and SIGTERM end a command: staging folders are removed, exit 130. The
+    signal is recorded as well as raised: a KeyboardInterrupt raised while a library runs
+    Python code of its own can be swallowed there (seen under load with the compiled
+    simulator: the command then ran to its end), and long loops check the record between
+    their units of work (:func:`_stop_if_signalled`)."""
+    _RECEIVED.append(signum)
     raise KeyboardInterrupt
+
+
+def _stop_if_signalled() -> None:
+    if _RECEIVED:
+        raise KeyboardInterrupt
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Console entry point: every outcome is an exit code and one clear message; no
     tracebacks for users (set ITPTRIAL_DEBUG=1 to see internal ones)."""
-    signal.signal(signal.SIGTERM, _terminated)
+    signal.signal(signal.SIGTERM, _stop)
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not when ignored
+        signal.signal(signal.SIGINT, _stop)
     try:
         code = app(args=list(argv) if argv is not None else None, standalone_mode=False)
     except (KeyboardInterrupt, typer.Abort):
