@@ -43,6 +43,10 @@ calibrate_app = typer.Typer(
     help="Calibrate the virtual patient to published trials (docs/calibration.md)."
 )
 app.add_typer(calibrate_app, name="calibrate")
+design_app = typer.Typer(
+    help="Design a trial: sample size, assurance (docs/design.md).", no_args_is_help=True
+)
+app.add_typer(design_app, name="design")
 
 # No markup, emoji or highlighting: a problem line prints exactly as written (rich would
 # turn "platelets:100:count" into an emoji and "[x]" into markup).
@@ -548,6 +552,169 @@ def calibrate_check(
             f"{100 * c.median:6.1f}%  {100 * low:5.1f}-{100 * high:5.1f}%  {c.p_value:.3f}",
             markup=False,
         )
+
+
+def _argument_error(option: str, error: ValueError) -> InputError:
+    return InputError([Problem(option, None, None, str(error))])
+
+
+def _print_json(value: object) -> None:
+    stdout.print(json.dumps(value, indent=2, allow_nan=False), markup=False)
+
+
+class BoundaryChoice(StrEnum):
+    obf = "obf"
+    pocock = "pocock"
+    asof = "asof"
+    asp = "asp"
+
+
+@design_app.command("sample-size")
+@reports_input_errors
+def design_sample_size(
+    control: Annotated[float, typer.Option(help="Control arm's response rate P0.")],
+    experimental: Annotated[float, typer.Option(help="Experimental arm's rate P1.")],
+    alpha: Annotated[float, typer.Option(help="Total alpha (two-sided when --sided 2).")] = 0.05,
+    power: Annotated[float, typer.Option(help="Power under P1 vs P0.")] = 0.8,
+    sided: Annotated[
+        int | None,
+        typer.Option(help="1 or 2 (default 2; 1 with --margin)."),
+    ] = None,
+    ratio: Annotated[float, typer.Option(help="Allocation experimental:control.")] = 1.0,
+    margin: Annotated[
+        float | None, typer.Option(help="Non-inferiority margin M > 0 (one-sided).")
+    ] = None,
+    looks: Annotated[int, typer.Option(help="Analyses, equally spaced (1: fixed).")] = 1,
+    boundary: Annotated[
+        BoundaryChoice | None, typer.Option(help="Group-sequential boundary (with --looks).")
+    ] = None,
+    dropout: Annotated[float, typer.Option(help="Dropout fraction D in [0, 1).")] = 0.0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Sample size for two proportions, fixed or group-sequential, equal to rpact."""
+    from itptrial.design import sample_size_rates, sample_size_text
+
+    if looks > 1 and boundary is None:
+        message = "give --boundary obf, pocock, asof or asp with --looks"
+        raise InputError([Problem("--boundary", None, None, message)])
+    try:
+        plan = sample_size_rates(
+            control,
+            experimental,
+            alpha=alpha,
+            power=power,
+            sided=sided,
+            ratio=ratio,
+            margin=margin,
+            looks=looks,
+            boundary=boundary.value if boundary is not None else None,
+            dropout=dropout,
+        )
+    except ValueError as error:
+        raise _argument_error("design sample-size", error) from None
+    if as_json:
+        _print_json(plan.as_dict())
+    else:
+        stdout.print(sample_size_text(plan), markup=False)
+
+
+def _counts(text: str, option: str) -> tuple[int, int]:
+    """``R/N`` as two integers."""
+    parts = text.split("/")
+    try:
+        responders, n = (int(part) for part in parts)
+    except ValueError:
+        message = f"expected R/N (responders/subjects, e.g. 31/48); got {text!r}"
+        raise InputError([Problem(option, None, None, message)]) from None
+    return responders, n
+
+
+@design_app.command("assurance")
+@reports_input_errors
+def design_assurance(
+    prior_experimental: Annotated[
+        str, typer.Option(help="Earlier trial's experimental responders/subjects, R/N.")
+    ],
+    prior_control: Annotated[str, typer.Option(help="Earlier trial's control R/N.")],
+    n_per_arm: Annotated[str, typer.Option(help="Planned subjects per arm, protocol order (A,B).")],
+    alpha: Annotated[float, typer.Option(help="Significance level.")] = 0.05,
+    sided: Annotated[int, typer.Option(help="1 or 2.")] = 2,
+    protocol: ProtocolOption = "target020",
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Exact assurance over the earlier trial's Beta posteriors (O'Hagan et al. 2005)."""
+    from itptrial.design import assurance, assurance_text
+    from itptrial.protocol import load_protocol
+
+    protocol_obj = load_protocol(protocol)
+    sizes = dict(zip(protocol_obj.arm_codes, _arm_sizes(n_per_arm, protocol_obj), strict=True))
+    if len(sizes) != 2:
+        message = "assurance compares two arms; the protocol has " + str(len(sizes))
+        raise InputError([Problem("--protocol", None, None, message)])
+    control = protocol_obj.control_arm
+    experimental = next(code for code in protocol_obj.arm_codes if code != control)
+    try:
+        result = assurance(
+            _counts(prior_experimental, "--prior-experimental"),
+            _counts(prior_control, "--prior-control"),
+            sizes[experimental],
+            sizes[control],
+            alpha=alpha,
+            sided=sided,
+        )
+    except ValueError as error:
+        raise _argument_error("design assurance", error) from None
+    if as_json:
+        _print_json(result.as_dict())
+    else:
+        stdout.print(assurance_text(result), markup=False)
+
+
+def _integers(text: str, separator: str, option: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(part) for part in text.split(separator))
+    except ValueError:
+        message = f"expected integers separated by {separator!r}; got {text!r}"
+        raise InputError([Problem(option, None, None, message)]) from None
+
+
+@app.command()
+@reports_input_errors
+def randomize(
+    n: Annotated[int, typer.Option("--n", help="Allocations per stratum.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="CSV file to write.")],
+    ratio: Annotated[
+        str | None, typer.Option(help="Allocation ratio in protocol arm order, e.g. 1:1.")
+    ] = None,
+    block_sizes: Annotated[
+        str, typer.Option(help="Block sizes, drawn at random per block.")
+    ] = "4,6",
+    strata: Annotated[str, typer.Option(help="Strata, comma-separated.")] = "all",
+    seed: Annotated[int, typer.Option(min=0, help="Random seed.")] = 0,
+    protocol: ProtocolOption = "target020",
+) -> None:
+    """A stratified permuted-block randomization list (docs/randomization.md)."""
+    from itptrial.design import randomization_list
+    from itptrial.protocol import load_protocol
+
+    check_output_file(out)
+    protocol_obj = load_protocol(protocol)
+    ratios = _integers(ratio, ":", "--ratio") if ratio is not None else None
+    try:
+        allocation = randomization_list(
+            protocol_obj.arm_codes,
+            n,
+            strata=tuple(strata.split(",")),
+            ratio=ratios,
+            block_sizes=_integers(block_sizes, ",", "--block-sizes"),
+            seed=seed,
+        )
+    except ValueError as error:
+        raise _argument_error("randomize", error) from None
+    with staged_output(out.parent, command="randomize") as staging:
+        (staging / out.name).write_text(allocation.csv_text(), encoding="utf-8", newline="")
+    stdout.print(allocation.balance_report(), markup=False)
+    stdout.print(f"wrote {allocation.n_total} allocations to {out}", markup=False)
 
 
 @protocol_app.command("show")

@@ -13,6 +13,11 @@
     design = group_sequential_design(5, "pocock", alpha=0.05, power=0.8, sided=2)
     design.critical_values, design.inflation_factor, design.alpha_spent
 
+    from itptrial.design import assurance, randomization_list
+
+    assurance((31, 48), (23, 56), 70, 70).assurance      # 0.696 (power at estimate 0.807)
+    randomization_list(["TAC_DXM", "DXM"], 100, strata=["site1", "site2"], seed=7)
+
 Results are frozen dataclasses of plain floats/ints (``None`` where a boundary does not
 exist on the rate-difference scale, with a ``note``) naming their method's source in
 ``reference``.  Invalid input raises ``ValueError`` with a message naming it.
@@ -21,6 +26,7 @@ Methods and their equality with R rpact 3.3.4: docs/design.md; validation:
 tests/test_design_sample_size.py against tests/reference/rpact_grid.json.
 """
 
+from itptrial.design._assurance import Assurance, assurance, success_table
 from itptrial.design._group_sequential import (
     BOUNDARIES,
     MAX_LOOKS,
@@ -30,17 +36,31 @@ from itptrial.design._group_sequential import (
     crossing_probabilities,
     group_sequential_design,
 )
+from itptrial.design._randomization import (
+    IncompleteBlock,
+    RandomizationList,
+    randomization_list,
+)
+from itptrial.design._render import assurance_text, sample_size_text
 from itptrial.design._sample_size import Look, SampleSizeRates, sample_size_rates
 
 __all__ = [
     "BOUNDARIES",
     "MAX_LOOKS",
+    "Assurance",
     "Boundary",
     "CrossingProbabilities",
     "GroupSequentialDesign",
+    "IncompleteBlock",
     "Look",
+    "RandomizationList",
     "SampleSizeRates",
+    "assurance",
+    "assurance_text",
     "crossing_probabilities",
     "group_sequential_design",
+    "randomization_list",
     "sample_size_rates",
+    "sample_size_text",
+    "success_table",
 ]

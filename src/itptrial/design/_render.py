@@ -1,0 +1,94 @@
+"""Human-readable tables of design results, laid out like rpact's ``summary()``.
+
+The results are data (frozen dataclasses); this module only renders them as text.
+"""
+
+from __future__ import annotations
+
+from itptrial.design._assurance import Assurance
+from itptrial.design._sample_size import SampleSizeRates
+
+BOUNDARY_NAMES = {
+    "obf": "O'Brien-Fleming",
+    "pocock": "Pocock",
+    "asof": "Lan-DeMets alpha spending, O'Brien-Fleming type",
+    "asp": "Lan-DeMets alpha spending, Pocock type",
+}
+
+
+def _row(label: str, values: list[str]) -> str:
+    return f"  {label:<34}" + "".join(f"{v:>12}" for v in values)
+
+
+def _effect(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4f}"
+
+
+def _hypothesis(plan: SampleSizeRates) -> str:
+    if plan.margin is not None:
+        return (
+            f"non-inferiority, H0: p_exp - p_ctl <= {-plan.margin:g}, one-sided "
+            f"alpha {plan.alpha:g}"
+        )
+    sides = "two-sided" if plan.sided == 2 else "one-sided"
+    return f"superiority, H0: p_exp - p_ctl = 0, {sides} alpha {plan.alpha:g}"
+
+
+def sample_size_text(plan: SampleSizeRates) -> str:
+    """The design as an rpact-like summary: hypothesis, sizes, and per look the
+    information, boundaries on the z, p-value and effect scales, alpha spent and the
+    stopping probability under H1."""
+    name = BOUNDARY_NAMES.get(plan.design.boundary or "", "")
+    design = f"group-sequential, {plan.looks} looks, {name}"
+    if plan.looks == 1:
+        design = "fixed sample design"
+    lines = [
+        "Sample size for two proportions (Farrington-Manning; rpact getSampleSizeRates)",
+        f"  {design}; {_hypothesis(plan)}, power {plan.power:g}",
+        f"  planned rates: experimental {plan.experimental:g}, control {plan.control:g}; "
+        f"allocation experimental:control {plan.ratio:g}; dropout {plan.dropout:g}",
+        "",
+    ]
+    if plan.looks > 1:
+        looks = list(plan.per_look)
+        lines += [
+            _row("Stage", [str(k + 1) for k in range(len(looks))]),
+            _row("Information fraction", [f"{x.information_fraction:.4f}" for x in looks]),
+            _row("Efficacy boundary (z)", [f"{x.boundary_z:.4f}" for x in looks]),
+            _row("Efficacy boundary (p-value)", [f"{x.boundary_p:.6f}" for x in looks]),
+            _row("Efficacy boundary (difference)", [_effect(x.boundary_effect) for x in looks]),
+            _row("Cumulative alpha spent", [f"{x.alpha_spent:.6f}" for x in looks]),
+            _row("Stopping probability under H1", [f"{x.stop_probability_h1:.4f}" for x in looks]),
+            _row("Number of subjects (exact)", [f"{x.n_total_exact:.2f}" for x in looks]),
+            "",
+            f"  Expected number of subjects under H0 {plan.expected_n_h0:.2f}, under H1 "
+            f"{plan.expected_n_h1:.2f}",
+        ]
+    lines += [
+        f"  Total exact (before dropout) {plan.n_total_exact:.4f}",
+        f"  Subjects: experimental {plan.n_experimental}, control {plan.n_control}, "
+        f"total {plan.n_total}",
+    ]
+    if plan.note:
+        lines.append(f"  Note: {plan.note}")
+    return "\n".join(lines)
+
+
+def assurance_text(result: Assurance) -> str:
+    """Assurance and the power at the earlier trial's estimates, with what they mean."""
+    re, ne = result.prior_experimental
+    rc, nc = result.prior_control
+    sides = "two-sided" if result.sided == 2 else "one-sided"
+    return "\n".join(
+        [
+            "Assurance of a two-arm trial (Pearson chi-square without continuity "
+            f"correction, {sides} alpha {result.alpha:g}; O'Hagan et al. 2005)",
+            f"  earlier trial: experimental {re}/{ne}, control {rc}/{nc} "
+            f"(Beta(1 + R, 1 + N - R) posteriors)",
+            f"  planned trial: experimental {result.n_experimental}, control "
+            f"{result.n_control} subjects",
+            f"  assurance (probability of success)   {result.assurance:.4f}",
+            f"  power at the estimates ({re / ne:.3f} vs {rc / nc:.3f})  "
+            f"{result.power_at_estimate:.4f}",
+        ]
+    )
