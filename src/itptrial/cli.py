@@ -624,7 +624,7 @@ def _counts(text: str, option: str) -> tuple[int, int]:
     try:
         responders, n = (int(part) for part in parts)
     except ValueError:
-        message = f"expected R/N (responders/subjects, e.g. 31/48); got {text!r}"
+        message = f"expected R/N (responders/subjects, e.g. 12/40); got {text!r}"
         raise InputError([Problem(option, None, None, message)]) from None
     return responders, n
 
