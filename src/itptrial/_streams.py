@@ -41,3 +41,15 @@ class QuantityStreams:
     def normals(self, quantity: str, n: int, columns: int) -> np.ndarray:
         """(n, columns) standard normals, column j from the quantity's stream j."""
         return np.column_stack([self.normal(quantity, n, j) for j in range(columns)])
+
+
+def children(seed: np.random.SeedSequence, n: int) -> list[np.random.SeedSequence]:
+    """The first ``n`` children of ``seed``, as ``seed.spawn(n)`` gives them on a fresh
+    sequence, without changing ``seed``: ``spawn`` counts the children it has made, so
+    spawning twice from one sequence (a trial simulated alone, then in a batch, or a
+    seed unpickled on a Dask worker) would give different streams."""
+    key = tuple(seed.spawn_key)
+    return [
+        np.random.SeedSequence(seed.entropy, spawn_key=(*key, i), pool_size=seed.pool_size)
+        for i in range(n)
+    ]

@@ -12,7 +12,8 @@ import json
 import os
 import signal
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from enum import StrEnum
 from functools import wraps
 from pathlib import Path
@@ -668,6 +669,134 @@ def design_assurance(
         _print_json(result.as_dict())
     else:
         stdout.print(assurance_text(result), markup=False)
+
+
+def _grid(options: list[str], extra: list[str] | None, protocol: Protocol) -> list[tuple[int, ...]]:
+    """Designs of ``--n-per-arm 60,60 80,80`` (spaces, or the option repeated)."""
+    texts = [part for text in [*options, *(extra or [])] for part in text.split()]
+    if not texts:
+        message = "give the subjects per arm, e.g. --n-per-arm 60,60 80,80"
+        raise InputError([Problem("--n-per-arm", None, None, message)])
+    return [_arm_sizes(text, protocol) for text in texts]
+
+
+@design_app.command("power")
+@reports_input_errors
+def design_power(
+    n_per_arm: Annotated[
+        list[str],
+        typer.Option(help="Subjects per arm in protocol order (A,B); several: a grid."),
+    ],
+    more_sizes: Annotated[
+        list[str] | None, typer.Argument(help="More designs of the grid (A,B ...).")
+    ] = None,
+    simulate: Annotated[
+        bool, typer.Option("--simulate", help="Simulate virtual trials (required).")
+    ] = False,
+    trials: Annotated[int, typer.Option(min=2, help="Virtual trials per design.")] = 1000,
+    seed: Annotated[int, typer.Option(min=0, help="Random seed.")] = 20211211,
+    protocol: ProtocolOption = "target020",
+    parameters: Annotated[
+        Path | None, typer.Option(help="Model parameter TOML (default: calibrated).")
+    ] = None,
+    posterior: Annotated[
+        str | None,
+        typer.Option(help="Posterior folder, or target020: trial k takes draw k (assurance)."),
+    ] = None,
+    alpha: Annotated[float, typer.Option(help="Two-sided significance level.")] = 0.05,
+    looks: Annotated[int, typer.Option(min=1, help="Equally spaced analyses (1: fixed).")] = 1,
+    boundary: Annotated[
+        BoundaryChoice | None, typer.Option(help="Group-sequential boundary (with --looks).")
+    ] = None,
+    scheduler: Annotated[
+        str | None, typer.Option(help="Dask scheduler tcp://HOST:PORT (default: local).")
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option(min=1, help="Local Dask workers (default: one per CPU).")
+    ] = None,
+    html: Annotated[Path | None, typer.Option(help="Write the power curves page.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Power by simulated virtual trials through the endpoint engine (docs/design.md)."""
+    from itptrial.design import phase2_assurance, power_text, simulated_power
+    from itptrial.protocol import load_protocol
+    from itptrial.report import render_power
+    from itptrial.sim import load_parameters, load_posterior
+
+    if not simulate:
+        message = "only simulated power is built here: add --simulate (exact: design assurance)"
+        raise InputError([Problem("--simulate", None, None, message)])
+    if looks > 1 and boundary is None:
+        message = "give --boundary obf, pocock, asof or asp with --looks"
+        raise InputError([Problem("--boundary", None, None, message)])
+    if posterior is not None and parameters is not None:
+        message = "give --parameters or --posterior, not both (a posterior has its own)"
+        raise InputError([Problem("--posterior", None, None, message)])
+    if html is not None:
+        check_output_file(html, option="--html")
+    protocol_obj = load_protocol(protocol)
+    grid = _grid(n_per_arm, more_sizes, protocol_obj)
+    draws = load_posterior(posterior) if posterior is not None else None
+    params = draws.parameters if draws is not None else load_parameters(parameters)
+    results = []
+    total = trials * len(grid) * (2 if looks > 1 else 1)
+    with _progress("simulating trials") as bar, _cluster(scheduler, workers) as client:
+        task = bar.add_task("power", total=total)
+        for sizes in grid:
+            try:
+                results.append(
+                    simulated_power(
+                        protocol_obj,
+                        sizes,
+                        params,
+                        trials=trials,
+                        seed=seed,
+                        alpha=alpha,
+                        posterior=draws,
+                        looks=looks,
+                        boundary=boundary.value if boundary is not None else None,
+                        client=client,
+                        progress=lambda k: bar.advance(task, k),
+                        check=_stop_if_signalled,
+                    )
+                )
+            except ValueError as error:
+                raise _argument_error("design power", error) from None
+            except KeyboardInterrupt:
+                _interrupted("interrupted: nothing written")
+    phase2 = [phase2_assurance(protocol_obj, sizes, alpha) for sizes in grid]
+    designs = [
+        {
+            **result.as_dict(),
+            "assurance": None if a is None else a.assurance,
+            "assurance_prior": None if a is None else a.prior,
+        }
+        for result, a in zip(results, phase2, strict=True)
+    ]
+    if html is not None:
+        with staged_output(html.parent, command="design power") as staging:
+            (staging / html.name).write_text(render_power(designs), encoding="utf-8")
+    if as_json:
+        _print_json(designs[0] if len(designs) == 1 else {"designs": designs})
+    else:
+        stdout.print("\n\n".join(power_text(r, a) for r, a in zip(results, phase2, strict=True)))
+        if html is not None:
+            stdout.print(f"wrote {html}", markup=False)
+
+
+@contextmanager
+def _cluster(scheduler: str | None, workers: int | None) -> Iterator[Any]:
+    """The Dask client of ``--scheduler``, or of a local cluster (an address that
+    cannot be reached is an argument error)."""
+    from itptrial.design import dask_client
+
+    with ExitStack() as stack:
+        try:
+            client = stack.enter_context(dask_client(scheduler, workers))
+        except (OSError, TimeoutError) as error:
+            message = f"cannot reach the Dask scheduler: {error}"
+            raise InputError([Problem("--scheduler", None, None, message)]) from None
+        yield client
 
 
 def _integers(text: str, separator: str, option: str) -> tuple[int, ...]:

@@ -26,7 +26,8 @@ Methods and their equality with R rpact 3.3.4: docs/design.md; validation:
 tests/test_design_sample_size.py against tests/reference/rpact_grid.json.
 """
 
-from itptrial.design._assurance import Assurance, assurance, success_table
+from itptrial.design._assurance import Assurance, assurance, exact_power, success_table
+from itptrial.design._distributed import dask_client, machine_workers, run_tasks
 from itptrial.design._group_sequential import (
     BOUNDARIES,
     MAX_LOOKS,
@@ -36,12 +37,25 @@ from itptrial.design._group_sequential import (
     crossing_probabilities,
     group_sequential_design,
 )
+from itptrial.design._power import (
+    EndpointDistribution,
+    LookResult,
+    Phase2Assurance,
+    SequentialResult,
+    SimulatedPower,
+    Summary,
+    look_sizes,
+    pearson_z,
+    phase2_assurance,
+    simulated_power,
+    two_sided_p,
+)
 from itptrial.design._randomization import (
     IncompleteBlock,
     RandomizationList,
     randomization_list,
 )
-from itptrial.design._render import assurance_text, sample_size_text
+from itptrial.design._render import assurance_text, power_text, sample_size_text
 from itptrial.design._sample_size import Look, SampleSizeRates, sample_size_rates
 
 __all__ = [
@@ -50,17 +64,33 @@ __all__ = [
     "Assurance",
     "Boundary",
     "CrossingProbabilities",
+    "EndpointDistribution",
     "GroupSequentialDesign",
     "IncompleteBlock",
     "Look",
+    "LookResult",
+    "Phase2Assurance",
     "RandomizationList",
     "SampleSizeRates",
+    "SequentialResult",
+    "SimulatedPower",
+    "Summary",
     "assurance",
     "assurance_text",
     "crossing_probabilities",
+    "dask_client",
+    "exact_power",
     "group_sequential_design",
+    "look_sizes",
+    "machine_workers",
+    "pearson_z",
+    "phase2_assurance",
+    "power_text",
     "randomization_list",
+    "run_tasks",
     "sample_size_rates",
     "sample_size_text",
+    "simulated_power",
     "success_table",
+    "two_sided_p",
 ]

@@ -308,3 +308,30 @@ def assurance(
         note=note,
         reference=f"{O_HAGAN}; {PEARSON}",
     )
+
+
+def exact_power(
+    rate_experimental: float,
+    rate_control: float,
+    n_experimental: int,
+    n_control: int,
+    alpha: float = 0.05,
+    sided: int = 2,
+) -> float:
+    """Exact power of the Pearson chi-square test (no continuity correction) at fixed
+    true rates: the sum of the two binomial probabilities over the success table
+    (:func:`success_table`), with no normal approximation.
+
+    References
+    ----------
+    Pearson K. Philosophical Magazine 1900;50:157-175; Fleiss JL, Levin B, Paik MC.
+    Statistical Methods for Rates and Proportions, 3rd ed. Wiley 2003, section 4.2.
+    """
+    for name, rate in (("rate_experimental", rate_experimental), ("rate_control", rate_control)):
+        if not 0.0 <= rate <= 1.0:
+            raise ValueError(f"{name} must be in [0, 1]; got {rate}")
+    n1 = _sample_size(n_experimental, "n_experimental")
+    n0 = _sample_size(n_control, "n_control")
+    pmf1 = np.asarray(sps.binom.pmf(np.arange(n1 + 1), n1, rate_experimental), dtype=np.float64)
+    pmf0 = np.asarray(sps.binom.pmf(np.arange(n0 + 1), n0, rate_control), dtype=np.float64)
+    return _success_probability(pmf1, pmf0, critical_value(_alpha(alpha), _sided(sided)))

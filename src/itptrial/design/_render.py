@@ -6,6 +6,7 @@ The results are data (frozen dataclasses); this module only renders them as text
 from __future__ import annotations
 
 from itptrial.design._assurance import Assurance
+from itptrial.design._power import Phase2Assurance, SimulatedPower
 from itptrial.design._sample_size import SampleSizeRates
 
 BOUNDARY_NAMES = {
@@ -92,3 +93,58 @@ def assurance_text(result: Assurance) -> str:
             f"{result.power_at_estimate:.4f}",
         ]
     )
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.1f}%"
+
+
+def _sequential_lines(result: SimulatedPower) -> list[str]:
+    seq = result.sequential
+    if seq is None:
+        return []
+    lines = [
+        f"Group-sequential design: {len(seq.looks)} looks, {BOUNDARY_NAMES[seq.boundary]}, "
+        f"two-sided alpha {seq.nominal_alpha:g}",
+        _row("Look", [str(x.look) for x in seq.looks]),
+        _row("Subjects analysed", [str(x.subjects) for x in seq.looks]),
+        _row("Critical value |z|", [f"{x.critical_value:.4f}" for x in seq.looks]),
+        _row("P(stop), virtual trial", [_pct(x.stop_probability) for x in seq.looks]),
+        _row("P(stop for efficacy)", [_pct(x.success_probability) for x in seq.looks]),
+        _row("P(reject), null trial", [_pct(x.null_rejection) for x in seq.looks]),
+        f"  power {_pct(seq.power)} (MC SE {_pct(seq.mc_se)}); type I error on the null "
+        f"virtual trial {_pct(seq.type_i_error)} (MC SE {_pct(seq.type_i_error_mc_se)}); "
+        f"expected subjects {seq.expected_subjects:.1f} (null {seq.expected_subjects_null:.1f})",
+    ]
+    return lines
+
+
+def power_text(result: SimulatedPower, phase2: Phase2Assurance | None = None) -> str:
+    """One simulated design: power with its Monte Carlo SE next to the exact analytic
+    power (and the phase 2 assurance when known), then every endpoint's distribution."""
+    sizes = " + ".join(f"{n} {arm}" for arm, n in result.n_per_arm.items())
+    what = "Assurance (posterior draws)" if result.posterior else "Power"
+    lines = [
+        f"Simulated power: {result.endpoint_label}, {sizes}",
+        f"  {result.trials} virtual trials, seed {result.seed}"
+        + (f", posterior {result.posterior}" if result.posterior else ""),
+        f"  {what}: {_pct(result.power)} (MC SE {_pct(result.mc_se)}); exact analytic power "
+        f"at the pooled rates {_pct(result.analytic_power)}",
+        "  pooled rates: "
+        + ", ".join(f"{arm} {_pct(rate)}" for arm, rate in result.pooled_rates.items()),
+    ]
+    if phase2 is not None:
+        lines.append(f"  assurance from {phase2.prior}: {_pct(phase2.assurance)}")
+    lines.append("Endpoints over the virtual trials (median [2.5%, 97.5%]):")
+    for e in result.endpoints:
+        shown = _pct if e.kind == "binary" else _days
+        cells = [
+            f"{arm} {shown(s.median)} [{shown(s.lower)}, {shown(s.upper)}]"
+            for arm, s in e.by_arm.items()
+        ]
+        lines.append(f"  {e.label}: " + "; ".join(cells))
+    return "\n".join(lines + _sequential_lines(result))
+
+
+def _days(value: float | None) -> str:
+    return "not reached" if value is None else f"{value:g} d"

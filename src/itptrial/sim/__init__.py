@@ -19,6 +19,8 @@ from itptrial.sim._posterior import (
 )
 from itptrial.sim._requirements import check_simulation
 from itptrial.sim._simulate import (
+    batch_endpoints,
+    simulate_batch,
     simulate_course,
     simulate_trial,
     simulate_trials,
@@ -40,6 +42,7 @@ __all__ = [
     "Sensitivity",
     "Targets",
     "abc_smc",
+    "batch_endpoints",
     "calibrate",
     "check_simulation",
     "load_parameters",
@@ -50,6 +53,7 @@ __all__ = [
     "predictive_checks",
     "run_calibration",
     "sensitivity",
+    "simulate_batch",
     "simulate_course",
     "simulate_rates",
     "simulate_trial",

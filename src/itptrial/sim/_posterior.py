@@ -57,10 +57,14 @@ class Posterior:
         """All columns, in order, as the calibration wrote them."""
         return self.draws.to_numpy()
 
+    def overrides(self, k: int) -> dict[str, float]:
+        """The shared free parameters' values of draw k (cycling through the draws)."""
+        row = self.draws.row(k % self.draws.height, named=True)
+        return {name: float(row[name]) for name in self.names}
+
     def draw(self, k: int) -> ModelParameters:
         """The parameters of draw k (cycling through the draws)."""
-        row = self.draws.row(k % self.draws.height, named=True)
-        return self.parameters.with_values({name: float(row[name]) for name in self.names})
+        return self.parameters.with_values(self.overrides(k))
 
 
 def posterior_folder(spec: str | Path) -> Path:

@@ -27,52 +27,84 @@ def _dates(start: np.ndarray, days: np.ndarray) -> pl.Series:
     return pl.Series(start + days.astype("timedelta64[D]")).cast(pl.Date)
 
 
-def course_tables(
-    course: Course, protocol: Protocol, params: ModelParameters, id_prefix: str = "V"
-) -> dict[str, pl.DataFrame]:
-    """subjects, platelets, bleeding, rescue, adverse_events, doses, drug_levels."""
-    n = len(course.arms)
-    calendar = course.rng("calendar")
-    randomized = np.datetime64(TRIAL_START) + calendar.integers(0, 365, n).astype("timedelta64[D]")
-    day0 = randomized + calendar.integers(0, 3, n).astype("timedelta64[D]")
-    ids = np.array([f"{id_prefix}{i + 1:05d}" for i in range(n)])
-    baseline = course.counts[:, 0]
-    pop = course.population
-    subjects = pl.DataFrame(
-        {
-            "subject_id": ids,
-            "site_id": [f"SITE{1 + i % SITES:02d}" for i in calendar.permutation(n)],
-            "arm": course.arms,
-            "randomization_date": _dates(randomized, np.zeros(n, dtype=int)),
-            "treatment_start_date": _dates(day0, np.zeros(n, dtype=int)),
-            "stratum": np.where(baseline < 10, "plt<10", "plt>=10"),
-            "sex": np.where(pop.female, "F", "M"),
-            "age": pop.age.astype(int),
-        }
-    )
+class _Writer:
+    """Builds a course's tables: subject ids and dates once, then one record per
+    (subject, day) of a mask."""
 
-    def records(mask: np.ndarray, **columns: np.ndarray) -> pl.DataFrame:
+    def __init__(self, course: Course, id_prefix: str) -> None:
+        n = len(course.arms)
+        self.course = course
+        self.calendar = course.rng("calendar")
+        start = np.datetime64(TRIAL_START)
+        self.randomized = start + self.calendar.integers(0, 365, n).astype("timedelta64[D]")
+        self.day0 = self.randomized + self.calendar.integers(0, 3, n).astype("timedelta64[D]")
+        self.ids = np.array([f"{id_prefix}{i + 1:05d}" for i in range(n)])
+        self.id_series = pl.Series("subject_id", self.ids)
+
+    def records(self, mask: np.ndarray, **columns: np.ndarray) -> pl.DataFrame:
         rows, days = np.nonzero(mask)
         return pl.DataFrame(
             {
-                "subject_id": ids[rows],
-                "date": _dates(day0[rows], days),
+                "subject_id": self.id_series.gather(rows),  # (no numpy string copies)
+                "date": _dates(self.day0[rows], days),
                 **{name: values[rows, days] for name, values in columns.items()},
             }
         )
 
-    seen = course.visits
-    platelets = records(seen, count=np.nan_to_num(course.counts).astype(int))
-    bleeding = records(seen, who_grade=course.bleeding)
+    def subjects(self) -> pl.DataFrame:
+        course, n = self.course, len(self.course.arms)
+        baseline = course.counts[:, 0]
+        pop = course.population
+        return pl.DataFrame(
+            {
+                "subject_id": self.id_series,
+                "site_id": [f"SITE{1 + i % SITES:02d}" for i in self.calendar.permutation(n)],
+                "arm": course.arms,
+                "randomization_date": _dates(self.randomized, np.zeros(n, dtype=int)),
+                "treatment_start_date": _dates(self.day0, np.zeros(n, dtype=int)),
+                "stratum": np.where(baseline < 10, "plt<10", "plt>=10"),
+                "sex": np.where(pop.female, "F", "M"),
+                "age": pop.age.astype(int),
+            }
+        )
+
+    def observations(self) -> dict[str, pl.DataFrame]:
+        """The tables the endpoint engine reads: platelets, bleeding, rescue."""
+        course = self.course
+        seen = course.visits
+        rescue = (
+            self.records(course.schedule.rescue)
+            .rename({"date": "start_date"})
+            .with_columns(pl.lit(course.rescue_treatment).alias("treatment"))
+        )
+        return {
+            "platelets": self.records(seen, count=np.nan_to_num(course.counts).astype(int)),
+            "bleeding": self.records(seen, who_grade=course.bleeding),
+            "rescue": rescue,
+        }
+
+
+def endpoint_tables(
+    course: Course, protocol: Protocol, id_prefix: str = "V"
+) -> dict[str, pl.DataFrame]:
+    """subjects (without ``last_contact_date``), platelets, bleeding and rescue: all the
+    endpoint engine reads, the same records as :func:`course_tables` (for simulated power:
+    doses, drug levels and adverse events are not written)."""
+    writer = _Writer(course, id_prefix)
+    return {"subjects": writer.subjects(), **writer.observations()}
+
+
+def course_tables(
+    course: Course, protocol: Protocol, params: ModelParameters, id_prefix: str = "V"
+) -> dict[str, pl.DataFrame]:
+    """subjects, platelets, bleeding, rescue, adverse_events, doses, drug_levels."""
+    writer = _Writer(course, id_prefix)
+    subjects = writer.subjects()
+    observations = writer.observations()
     schedule = course.schedule
-    rescue = (
-        records(schedule.rescue)
-        .rename({"date": "start_date"})
-        .with_columns(pl.lit(course.rescue_treatment).alias("treatment"))
-    )
     observed = np.arange(schedule.dex.shape[1])[None, :] < course.dropout_day[:, None]
     given = [
-        records((mg > 0) & observed, dose_mg=mg).with_columns(
+        writer.records((mg > 0) & observed, dose_mg=mg).with_columns(
             pl.lit(protocol.regimens[key].drug).alias("drug")
         )
         for key, mg in schedule.given.items()
@@ -83,16 +115,14 @@ def course_tables(
         .sort("subject_id", "date", "drug")
     )
     levels = (
-        records(~np.isnan(course.troughs), trough_ng_ml=course.troughs)
+        writer.records(~np.isnan(course.troughs), trough_ng_ml=course.troughs)
         .with_columns(pl.lit(course.trough_drug).alias("drug"))
         .select("subject_id", "date", "drug", "trough_ng_ml")
     )
     tables = {
         "subjects": subjects,
-        "platelets": platelets,
-        "bleeding": bleeding,
-        "rescue": rescue,
-        "adverse_events": _adverse_events(course, protocol, params, ids, day0),
+        **observations,
+        "adverse_events": _adverse_events(course, protocol, params, writer.ids, writer.day0),
         "doses": doses,
         "drug_levels": levels,
     }

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from itptrial._streams import children
 from itptrial.pk import (
     TacrolimusModel,
     advance_day,
@@ -94,7 +95,7 @@ class Course:
 def _seeds(seed: np.random.SeedSequence) -> dict[str, np.random.SeedSequence]:
     """One independent child seed per purpose (adding a purpose later, at the end of
     STREAMS, leaves the others' numbers unchanged)."""
-    return dict(zip(STREAMS, seed.spawn(len(STREAMS)), strict=True))
+    return dict(zip(STREAMS, children(seed, len(STREAMS)), strict=True))
 
 
 def _visit_days(
@@ -117,19 +118,35 @@ def _visit_days(
     return visits, dropout
 
 
-def _daily_draws(streams: dict[str, np.random.Generator], n: int, days: int) -> list[np.ndarray]:
+DAILY_STREAMS = ("counts", "count_analysis", "bleeding", "troughs", "trough_additive")
+# Draws below which filling the arrays in two threads costs more than it saves
+THREADED_DRAWS = 1_000_000
+
+
+def _daily_draws(
+    streams: dict[str, np.random.Generator],
+    n: int,
+    days: int,
+    out: list[np.ndarray] | None = None,
+) -> list[np.ndarray]:
     """One (patient, day) draw per day for each measurement: the count's biological and
     analytical errors, the bleeding's uniform, the trough's proportional and additive
-    errors. Each stream fills its own array, two at a time (numpy's generators release
-    the GIL while filling; each stream's numbers are those of a serial draw)."""
-    names = ("counts", "count_analysis", "bleeding", "troughs", "trough_additive")
+    errors (``out``: the (n, days) arrays to fill). Each stream fills its own array, two
+    at a time for large courses (numpy's generators release the GIL while filling; each
+    stream's numbers are those of a serial draw)."""
+    arrays = out if out is not None else [np.empty((n, days)) for _ in DAILY_STREAMS]
 
-    def fill(name: str) -> np.ndarray:
+    def fill(k: int) -> np.ndarray:
+        name, array = DAILY_STREAMS[k], arrays[k]
         rng = streams[name]
-        return rng.random((n, days)) if name == "bleeding" else rng.standard_normal((n, days))
+        if name == "bleeding":
+            return rng.random(out=array)
+        return rng.standard_normal(out=array)
 
+    if n * days < THREADED_DRAWS:
+        return [fill(k) for k in range(len(DAILY_STREAMS))]
     with ThreadPoolExecutor(max_workers=2) as pool:
-        return list(pool.map(fill, names))
+        return list(pool.map(fill, range(len(DAILY_STREAMS))))
 
 
 # Steps of the PK model (hours): its error is second order in the step, about 3e-4 of a
@@ -156,6 +173,77 @@ def measured_counts(
     return measured
 
 
+@dataclass
+class Drawn:
+    """A course's random inputs, drawn before the protocol runs: the patients, their
+    visits and dropout, and every daily measurement error (:class:`Draws`)."""
+
+    population: Population
+    draws: Draws
+    seeds: dict[str, np.random.SeedSequence]
+
+    @staticmethod
+    def concatenate(parts: list[Drawn], daily: list[np.ndarray] | None = None) -> Drawn:
+        """Several courses' inputs as one course, in order (a batch of trials: the
+        compiled loop treats every patient on their own, so a batch gives each trial
+        exactly its own course). The seeds are the first part's. ``daily``: the daily
+        draws, already filled in place by the parts (:func:`draw_course`'s ``daily``)."""
+        columns = [np.concatenate(arrays) for arrays in zip(*(p.draws for p in parts), strict=True)]
+        if daily is not None:  # count_z ... additive_z, in Draws order
+            columns[2:7] = daily
+        return Drawn(
+            population=Population.concatenate([part.population for part in parts]),
+            draws=Draws(*columns),
+            seeds=parts[0].seeds,
+        )
+
+
+def draw_course(
+    protocol: Protocol,
+    params: ModelParameters,
+    n: int,
+    seed: np.random.SeedSequence,
+    pk_model: TacrolimusModel,
+    population: Population | None = None,
+    daily: list[np.ndarray] | None = None,
+) -> Drawn:
+    """The random inputs of a course of ``n`` patients, each from its own stream of
+    ``seed`` (``population``: patients drawn beforehand instead; ``daily``: arrays of
+    (n, days) to fill with the daily draws, in :data:`DAILY_STREAMS` order)."""
+    assert protocol.eligibility is not None
+    seeds = _seeds(seed)
+    streams = {name: np.random.default_rng(child) for name, child in seeds.items()}
+    horizon = protocol.endpoints.horizon
+    if population is None:
+        population = draw_population(
+            seeds["population"],
+            params,
+            n,
+            protocol.eligibility,
+            pk_model,
+            occasions(protocol, pk_model),
+        )
+    elif population.patients.n != n:
+        raise ValueError(f"{population.patients.n} patients drawn for {n} arm codes")
+    visits, dropout = _visit_days(
+        protocol, streams["visits"], n, horizon, params.population.dropout_per_day
+    )
+    count_z, analysis_z, bleed_u, trough_z, additive_z = _daily_draws(
+        streams, n, horizon + 1, daily
+    )
+    draws = Draws(
+        visits,
+        dropout,
+        count_z,
+        analysis_z,
+        bleed_u,
+        trough_z,
+        additive_z,
+        population.screening_grade,
+    )
+    return Drawn(population, draws, seeds)
+
+
 def run_course(
     protocol: Protocol,
     params: ModelParameters,
@@ -179,37 +267,24 @@ def run_course(
     cross-check of the compiled loop: the same rules, in the same order, on the same
     draws).
     """
-    assert protocol.eligibility is not None
     pk_model = pk_model or load_tacrolimus_model()
-    seeds = _seeds(seed)
-    streams = {name: np.random.default_rng(child) for name, child in seeds.items()}
-    n, horizon = len(arms), protocol.endpoints.horizon
-    if population is None:
-        population = draw_population(
-            seeds["population"],
-            params,
-            n,
-            protocol.eligibility,
-            pk_model,
-            occasions(protocol, pk_model),
-        )
-    elif population.patients.n != n:
-        raise ValueError(f"{population.patients.n} patients drawn for {n} arm codes")
-    visits, dropout = _visit_days(
-        protocol, streams["visits"], n, horizon, params.population.dropout_per_day
-    )
-    count_z, analysis_z, bleed_u, trough_z, additive_z = _daily_draws(streams, n, horizon + 1)
-    controller = _Controller(protocol, params, arms, population, dropout)
-    draws = Draws(
-        visits,
-        dropout,
-        count_z,
-        analysis_z,
-        bleed_u,
-        trough_z,
-        additive_z,
-        population.screening_grade,
-    )
+    drawn = draw_course(protocol, params, len(arms), seed, pk_model, population)
+    return execute_course(protocol, params, arms, drawn, pk_model, engine, progress, python_loop)
+
+
+def execute_course(
+    protocol: Protocol,
+    params: ModelParameters,
+    arms: np.ndarray,
+    drawn: Drawn,
+    pk_model: TacrolimusModel,
+    engine: EngineName = "fast",
+    progress: Callable[[int], None] | None = None,
+    python_loop: bool = False,
+) -> Course:
+    """The protocol executed on drawn inputs, every patient on the regimen of ``arms``."""
+    population, draws = drawn.population, drawn.draws
+    controller = _Controller(protocol, params, arms, population, draws.dropout_day)
     if engine == "fast" and not python_loop:
         outputs = _compiled_loop(
             protocol, params, pk_model, population, controller, draws, progress
@@ -228,8 +303,8 @@ def run_course(
     return Course(
         arms=arms,
         population=population,
-        visits=visits,
-        dropout_day=dropout,
+        visits=draws.visits,
+        dropout_day=draws.dropout_day,
         counts=outputs.counts,
         bleeding=outputs.grades,
         troughs=outputs.troughs,
@@ -237,7 +312,7 @@ def run_course(
         schedule=schedule,
         rescue_treatment=protocol.rescue.treatments[0] if protocol.rescue else "",
         trough_drug=controller.trough_drug,
-        seeds=seeds,
+        seeds=drawn.seeds,
     )
 
 

@@ -1,0 +1,144 @@
+"""`itptrial design power --simulate` end to end, on a Dask LocalCluster of 2 workers:
+the same seed gives the same result with 2 workers, 1 worker and in this process; the
+grid writes its power-curves page; bad arguments exit 2."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from itptrial.cli import app
+from itptrial.design import dask_client, simulated_power
+from itptrial.protocol import load_protocol
+from itptrial.sim import load_parameters, load_posterior
+
+runner = CliRunner()
+SIZES = "24,26"
+POWER = ["design", "power", "--simulate"]
+PHASE3 = "examples/phase3/protocol.toml"  # three arms
+
+
+@pytest.fixture(scope="module")
+def two_workers() -> Iterator[Any]:
+    with dask_client(workers=2) as client:
+        yield client
+
+
+def _run(args: list[str]) -> Any:
+    result = runner.invoke(app, ["design", "power", "--simulate", *args])
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def _json(args: list[str]) -> Any:
+    return json.loads(_run([*args, "--json"]).stdout)
+
+
+def test_same_result_with_two_workers_one_worker_and_in_process(two_workers: Any) -> None:
+    protocol, params = load_protocol("target020"), load_parameters()
+    here = simulated_power(protocol, (24, 26), params, trials=30, seed=5).as_dict()
+    assert len(two_workers.scheduler_info()["workers"]) == 2
+    two = simulated_power(protocol, (24, 26), params, trials=30, seed=5, client=two_workers)
+    assert two.as_dict() == here
+    with dask_client(workers=1) as one_worker:
+        one = simulated_power(protocol, (24, 26), params, trials=30, seed=5, client=one_worker)
+    assert one.as_dict() == here
+
+
+def test_cli_json_on_an_existing_scheduler(two_workers: Any) -> None:
+    address = two_workers.scheduler.address
+    out = _json(["--n-per-arm", SIZES, "--trials", "20", "--seed", "3", "--scheduler", address])
+    assert out["trials"] == 20 and out["endpoint"] == "sustained_response_6m"
+    assert 0 <= out["power"] <= 1
+    assert out["mc_se"] == pytest.approx((out["power"] * (1 - out["power"]) / 20) ** 0.5)
+    assert out["n_per_arm"] == {"TAC_DXM": 24, "DXM": 26}
+    assert out["looks"] is None and out["posterior"] is None
+    assert 0 <= out["assurance"] <= 1 and out["assurance_prior"].startswith("TARGET 020")
+    again = _json(["--n-per-arm", SIZES, "--trials", "20", "--seed", "3", "--scheduler", address])
+    assert again == out
+
+
+def test_cli_posterior_each_trial_its_own_draw(two_workers: Any) -> None:
+    address = two_workers.scheduler.address
+    args = ["--n-per-arm", SIZES, "--trials", "12", "--seed", "8", "--scheduler", address]
+    out = _json([*args, "--posterior", "target020"])
+    assert out["posterior"].endswith("target020")  # the posterior folder read
+    posterior = load_posterior("target020")
+    expected = simulated_power(
+        load_protocol("target020"),
+        (24, 26),
+        posterior.parameters,
+        trials=12,
+        seed=8,
+        posterior=posterior,
+    )
+    assert out["power"] == expected.power
+    assert out["endpoints"] == json.loads(json.dumps(expected.as_dict()["endpoints"]))
+    plain = _json(args)
+    assert plain["endpoints"] != out["endpoints"]
+
+
+def test_cli_grid_writes_the_power_curves_page(two_workers: Any, tmp_path: Path) -> None:
+    page = tmp_path / "power.html"
+    address = two_workers.scheduler.address
+    args = ["--n-per-arm", "20,20", "30,30", "--trials", "10", "--scheduler", address]
+    out = _json([*args, "--html", str(page)])
+    assert [d["n_per_arm"]["DXM"] for d in out["designs"]] == [20, 30]
+    html = page.read_text()
+    assert "<svg" in html and "analytic" in html and "assurance" in html
+    repeated = _json(["--n-per-arm", "20,20", "--n-per-arm", "30,30", *args[3:]])
+    assert repeated == out  # the option repeated is the same grid
+    text = _run(args).stdout
+    assert "Simulated power" in text and "MC SE" in text
+
+
+def test_cli_looks_report_stopping_and_the_null_type_i_error(two_workers: Any) -> None:
+    address = two_workers.scheduler.address
+    out = _json(
+        [
+            *("--n-per-arm", SIZES, "--trials", "20", "--looks", "3", "--boundary", "obf"),
+            *("--scheduler", address),
+        ]
+    )
+    looks = out["looks"]
+    assert looks["boundary"] == "obf" and len(looks["per_look"]) == 3
+    assert [x["subjects"] for x in looks["per_look"]] == [17, 33, 50]
+    assert 0 <= looks["type_i_error"] <= 1
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["design", "power", "--n-per-arm", SIZES], "--simulate"),
+        (["design", "power", "--simulate", "--n-per-arm", "24"], "--n-per-arm"),
+        (["design", "power", "--simulate", "--n-per-arm", SIZES, "--looks", "2"], "--boundary"),
+        (
+            [*POWER, "--n-per-arm", "10,10,10", "--protocol", PHASE3],
+            "two arms",
+        ),
+        (
+            [*POWER, "--n-per-arm", SIZES, "--trials", "4", "--scheduler", "tcp://127.0.0.1:9"],
+            "--scheduler",
+        ),
+    ],
+)
+def test_bad_arguments_exit_2(args: list[str], message: str) -> None:
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_the_default_local_cluster_from_the_console(tmp_path: Path) -> None:
+    command = [sys.executable, "-m", "itptrial.cli", "design", "power", "--simulate"]
+    command += ["--n-per-arm", "20,20", "--trials", "6", "--json"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["trials"] == 6
