@@ -5,8 +5,10 @@ grid writes its power-curves page; bad arguments exit 2."""
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -142,3 +144,28 @@ def test_the_default_local_cluster_from_the_console(tmp_path: Path) -> None:
     done = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["trials"] == 6
+
+
+def _sigint_default() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_an_interrupted_run_exits_130_and_writes_nothing(tmp_path: Path, sig: int) -> None:
+    page = tmp_path / "power.html"
+    command = [str(Path(sys.executable).parent / "itptrial"), *POWER, "--n-per-arm", "150,150"]
+    command += ["--trials", "4000", "--workers", "2", "--html", str(page)]
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=_sigint_default,  # the SIGINT a terminal user has (see test_output_safety)
+    )
+    time.sleep(8)  # the cluster started, trials under way (4,000 take minutes)
+    assert process.poll() is None
+    process.send_signal(sig)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 130, err
+    assert "Traceback" not in err and "interrupted" in err
+    assert not page.exists() and list(tmp_path.iterdir()) == []

@@ -232,3 +232,16 @@ def test_bad_arguments(protocol, params) -> None:  # type: ignore[no-untyped-def
         simulated_power(protocol, SIZES, params, trials=5, looks=2)
     with pytest.raises(ValueError, match="alpha"):
         simulated_power(protocol, SIZES, params, trials=5, alpha=1.5)
+
+
+def test_median_summary_counts_not_reached_as_beyond_follow_up() -> None:
+    from itptrial.design import Summary
+
+    summary = Summary.of_medians(np.array([10.0, 20.0, np.nan, 30.0]))
+    # sorted: 10, 20, 30, beyond; inverted-CDF quantiles 2.5% -> 10, 50% -> 20, 97.5% -> beyond
+    assert (summary.lower, summary.median, summary.upper) == (10.0, 20.0, None)
+    assert summary.mean is None and summary.trials == 4
+    reached = Summary.of_medians(np.array([7.0, 7.0, 14.0]))
+    assert reached.mean == pytest.approx(28 / 3) and reached.upper == 14.0
+    rates = Summary.of(np.array([0.5, np.nan, 0.7]))  # NaN: no subject, left out
+    assert rates.trials == 2 and rates.mean == pytest.approx(0.6)

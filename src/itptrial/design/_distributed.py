@@ -45,19 +45,34 @@ def dask_client(scheduler: str | None = None, workers: int | None = None) -> Ite
         finally:
             client.close()
         return
-    cluster = LocalCluster(
-        n_workers=workers or machine_workers(),
-        threads_per_worker=1,
-        processes=True,
-        dashboard_address=":0",  # a free port: never clash with a running cluster
-        silence_logs=logging.ERROR,
-        env={"NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"},
-    )
+    try:
+        cluster = LocalCluster(
+            n_workers=workers or machine_workers(),
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=":0",  # a free port: never clash with a running cluster
+            silence_logs=logging.CRITICAL,  # task errors reach the client as exceptions
+            env={"NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"},
+        )
+    except BaseException:
+        _silence_dask()
+        raise
     try:
         with Client(cluster) as client:
             yield client
+    except BaseException:
+        _silence_dask()
+        raise
     finally:
         cluster.close()
+
+
+def _silence_dask() -> None:
+    """Interrupted, or failed, with workers running: their closing connections are
+    logged as errors with tracebacks, while the command has already said what happened."""
+    for name in ["distributed", *logging.root.manager.loggerDict]:
+        if name.startswith("distributed"):
+            logging.getLogger(name).setLevel(logging.CRITICAL + 1)
 
 
 def run_tasks(

@@ -212,11 +212,23 @@ class Summary:
 
     @staticmethod
     def of(values: np.ndarray) -> Summary:
+        """Over the trials with a value (NaN: none, such as a rate with no subject)."""
         finite = values[np.isfinite(values)]
         if finite.size == 0:
             return Summary(None, None, None, None, 0)
         low, mid, high = np.quantile(finite, QUANTILES)
         return Summary(float(finite.mean()), float(mid), float(low), float(high), finite.size)
+
+    @staticmethod
+    def of_medians(medians: np.ndarray) -> Summary:
+        """Kaplan-Meier medians over all trials, a median not reached (NaN) counting as
+        beyond follow-up: a quantile that falls there is None ("not reached"), and so
+        is the mean when any trial's median is not reached."""
+        beyond = np.where(np.isnan(medians), np.inf, medians)
+        quantiles = np.quantile(beyond, QUANTILES, method="inverted_cdf")
+        low, mid, high = (float(q) if np.isfinite(q) else None for q in quantiles)
+        mean = float(beyond.mean()) if np.isfinite(beyond).all() else None
+        return Summary(mean, mid, low, high, beyond.size)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -444,7 +456,7 @@ def _distributions(
                 e.name,
                 e.kind,
                 e.label,
-                {arm: Summary.of(medians[:, a]) for a, arm in enumerate(arms)},
+                {arm: Summary.of_medians(medians[:, a]) for a, arm in enumerate(arms)},
                 not_reached={
                     arm: float(np.isnan(medians[:, a]).mean()) for a, arm in enumerate(arms)
                 },

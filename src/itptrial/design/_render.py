@@ -147,4 +147,4 @@ def power_text(result: SimulatedPower, phase2: Phase2Assurance | None = None) ->
 
 
 def _days(value: float | None) -> str:
-    return "not reached" if value is None else f"{value:g} d"
+    return "not reached" if value is None else f"{value:.0f} d"
