@@ -17,7 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 from itptrial.cli import app
-from itptrial.design import dask_client, simulated_power
+from itptrial.design import dask_client, group_sequential_design, simulated_power
 from itptrial.protocol import load_protocol
 from itptrial.sim import load_parameters, load_posterior
 
@@ -58,8 +58,7 @@ def test_cli_json_on_an_existing_scheduler(two_workers: Any) -> None:
     address = two_workers.scheduler.address
     out = _json(["--n-per-arm", SIZES, "--trials", "20", "--seed", "3", "--scheduler", address])
     assert out["trials"] == 20 and out["endpoint"] == "sustained_response_6m"
-    assert 0 <= out["power"] <= 1
-    assert out["mc_se"] == pytest.approx((out["power"] * (1 - out["power"]) / 20) ** 0.5)
+    assert out["design"] == "fixed" and out["power"] == out["fixed_power"]
     assert out["n_per_arm"] == {"TAC_DXM": 24, "DXM": 26}
     assert out["looks"] is None and out["posterior"] is None
     assert 0 <= out["assurance"] <= 1 and out["assurance_prior"].startswith("TARGET 020")
@@ -112,7 +111,9 @@ def test_cli_looks_report_stopping_and_the_null_type_i_error(two_workers: Any) -
     looks = out["looks"]
     assert looks["boundary"] == "obf" and len(looks["per_look"]) == 3
     assert [x["subjects"] for x in looks["per_look"]] == [17, 33, 50]
-    assert 0 <= looks["type_i_error"] <= 1
+    design = group_sequential_design(3, "obf", alpha=0.05, sided=2)
+    assert [x["critical_value_z"] for x in looks["per_look"]] == list(design.critical_values)
+    assert out["design"] == "group-sequential" and out["power"] == looks["power"]
 
 
 @pytest.mark.parametrize(
@@ -129,9 +130,26 @@ def test_cli_looks_report_stopping_and_the_null_type_i_error(two_workers: Any) -
             [*POWER, "--n-per-arm", SIZES, "--trials", "4", "--scheduler", "tcp://127.0.0.1:9"],
             "--scheduler",
         ),
+        ([*POWER, "--n-per-arm", SIZES, "--scheduler", "http://127.0.0.1:9"], "--scheduler"),
+        ([*POWER, "--n-per-arm", SIZES, "--scheduler", "tcp://h:1", "--workers", "2"], "both"),
+        ([*POWER, "--n-per-arm", SIZES, "--boundary", "obf"], "boundary needs"),
+        ([*POWER, "--n-per-arm", SIZES, "--looks", "11", "--boundary", "obf"], "looks"),
+        ([*POWER, "--n-per-arm", "2,2", "--looks", "3", "--boundary", "obf"], "too many looks"),
+        (
+            [*POWER, "--n-per-arm", SIZES, "--alpha", "0.7", "--looks", "2", "--boundary", "asof"],
+            "",
+        ),
     ],
 )
-def test_bad_arguments_exit_2(args: list[str], message: str) -> None:
+def test_bad_arguments_exit_2(
+    args: list[str], message: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import itptrial.design._power as power
+
+    def never(*_: object, **__: object) -> None:  # the arguments fail before any trial runs
+        raise AssertionError("simulated before the arguments were checked")
+
+    monkeypatch.setattr(power, "run_tasks", never)
     result = runner.invoke(app, args)
     assert result.exit_code == 2, result.output
     assert message in result.output
@@ -169,3 +187,35 @@ def test_an_interrupted_run_exits_130_and_writes_nothing(tmp_path: Path, sig: in
     assert process.returncode == 130, err
     assert "Traceback" not in err and "interrupted" in err
     assert not page.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_pages_of_two_runs_side_by_side_are_both_kept(two_workers: Any, tmp_path: Path) -> None:
+    address = two_workers.scheduler.address
+    for name in ("a.html", "b.html"):
+        _run(
+            [
+                "--n-per-arm",
+                "20,20",
+                "--trials",
+                "4",
+                "--scheduler",
+                address,
+                "--html",
+                str(tmp_path / name),
+            ]
+        )
+    assert sorted(p.name for p in tmp_path.iterdir() if p.suffix == ".html") == ["a.html", "b.html"]
+    first = (tmp_path / "a.html").read_text()
+    _run(
+        [
+            "--n-per-arm",
+            "20,20",
+            "--trials",
+            "4",
+            "--scheduler",
+            address,
+            "--html",
+            str(tmp_path / "a.html"),
+        ]
+    )  # a re-run replaces its own page, same bytes
+    assert (tmp_path / "a.html").read_text() == first

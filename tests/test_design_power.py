@@ -15,7 +15,13 @@ from hypothesis import strategies as st
 
 from itptrial.analysis import analyze
 from itptrial.data import dataset_from_frames
-from itptrial.design import exact_power, pearson_z, simulated_power, two_sided_p
+from itptrial.design import (
+    exact_power,
+    group_sequential_design,
+    pearson_z,
+    simulated_power,
+    two_sided_p,
+)
 from itptrial.design._power import Chunk, _stopping, look_sizes, simulate_chunk
 from itptrial.protocol import load_protocol
 from itptrial.sim import (
@@ -116,8 +122,8 @@ def test_vectorized_statistics_equal_the_single_trial_analysis(protocol, params)
         for j, (name, result) in enumerate(analysis.time_to_event.items()):
             for a, arm in enumerate(arms):
                 median = result.by_arm[arm].median
-                got = stats.medians[k, j, a]
-                assert (np.isnan(got) and median is None) or got == median, (k, name, arm)
+                got = stats.medians[k, j, a]  # inf: not reached; NaN: no subject with a time
+                assert (not np.isfinite(got) and median is None) or got == median, (k, name)
         # the last look analyses everyone: the fixed analysis's primary counts
         primary = binary.index(protocol.primary_endpoint)
         assert np.array_equal(stats.looks[k, -1], stats.binary[k, primary])
@@ -192,10 +198,7 @@ def test_simulated_power_agrees_with_the_exact_power(protocol, params) -> None: 
     assert result.trials == 400
     assert result.mc_se == pytest.approx(math.sqrt(result.power * (1 - result.power) / 400))
     assert abs(result.power - result.analytic_power) < 3 * result.mc_se
-    rates = result.pooled_rates
-    assert result.analytic_power == pytest.approx(
-        exact_power(rates[result.experimental], rates[result.control], 60, 60)
-    )
+    assert result.power == result.fixed_power and result.sequential is None
     shown = result.as_dict()
     assert {"trials", "power", "mc_se", "endpoint"} <= set(shown)
     assert shown["endpoint"] == protocol.primary_endpoint
@@ -209,18 +212,27 @@ def test_null_virtual_trial_type_i_error_is_near_alpha(protocol, params) -> None
     seq = result.sequential
     assert seq is not None and len(seq.looks) == 2
     assert abs(seq.type_i_error - 0.05) < 3 * math.sqrt(0.05 * 0.95 / 300)
-    assert sum(x.null_rejection for x in seq.looks) == pytest.approx(seq.type_i_error)
-    assert sum(x.success_probability for x in seq.looks) == pytest.approx(seq.power)
     assert seq.looks[-1].subjects == 80 and seq.looks[0].subjects == 40
-    assert 40 <= seq.expected_subjects <= 80
+    # the boundaries are the rpact-validated design's (tests/test_design_sample_size.py)
+    design = group_sequential_design(2, "obf", alpha=0.05, sided=2)
+    assert [x.critical_value for x in seq.looks] == list(design.critical_values)
+    # expected size from the per-look stopping probabilities (stop at 1: 40, else 80)
+    assert seq.expected_subjects == pytest.approx(80 - 40 * seq.looks[0].stop_probability)
+    # the top-level power is the sequential design's; the fixed analysis is kept apart
+    assert result.power == seq.power and result.fixed_power >= 0
 
 
 def test_same_seed_same_result_whatever_the_chunking(protocol, params, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     import itptrial.design._power as power
 
+    posterior = load_posterior("target020")
+    drawn = {"posterior": posterior, "looks": 2, "boundary": "pocock"}
     one = simulated_power(protocol, SIZES, params, trials=12, seed=9).as_dict()
+    each = simulated_power(protocol, SIZES, posterior.parameters, trials=12, seed=9, **drawn)
     monkeypatch.setattr(power, "CHUNK_SUBJECTS", sum(SIZES) * 5)  # 3 chunks of 5, 5, 2
     assert simulated_power(protocol, SIZES, params, trials=12, seed=9).as_dict() == one
+    again = simulated_power(protocol, SIZES, posterior.parameters, trials=12, seed=9, **drawn)
+    assert again == each  # trial k keeps posterior draw k in any chunk
     other = simulated_power(protocol, SIZES, params, trials=12, seed=10).as_dict()
     assert other != one
 
@@ -232,13 +244,20 @@ def test_bad_arguments(protocol, params) -> None:  # type: ignore[no-untyped-def
         simulated_power(protocol, SIZES, params, trials=5, looks=2)
     with pytest.raises(ValueError, match="alpha"):
         simulated_power(protocol, SIZES, params, trials=5, alpha=1.5)
+    with pytest.raises(ValueError, match="looks"):
+        simulated_power(protocol, SIZES, params, trials=5, looks=11, boundary="obf")
+    with pytest.raises(ValueError, match="too many looks"):
+        simulated_power(protocol, (2, 2), params, trials=5, looks=3, boundary="obf")
+    with pytest.raises(ValueError, match="boundary needs"):
+        simulated_power(protocol, SIZES, params, trials=5, boundary="obf")
 
 
 def test_median_summary_counts_not_reached_as_beyond_follow_up() -> None:
     from itptrial.design import Summary
 
-    summary = Summary.of_medians(np.array([10.0, 20.0, np.nan, 30.0]))
-    # sorted: 10, 20, 30, beyond; inverted-CDF quantiles 2.5% -> 10, 50% -> 20, 97.5% -> beyond
+    summary = Summary.of_medians(np.array([10.0, 20.0, np.inf, 30.0, np.nan]))
+    # NaN (no subject) left out; sorted 10, 20, 30, beyond: inverted-CDF quantiles
+    # 2.5% -> 10, 50% -> 20, 97.5% -> beyond (not reached)
     assert (summary.lower, summary.median, summary.upper) == (10.0, 20.0, None)
     assert summary.mean is None and summary.trials == 4
     reached = Summary.of_medians(np.array([7.0, 7.0, 14.0]))

@@ -217,6 +217,17 @@ def staged_output(folder: str | Path, command: str, replaces: Sequence[str] = ()
 
 
 @contextmanager
+def staged_file(path: str | Path, command: str) -> Iterator[Path]:
+    """One output file (``--out FILE``): the staging path to write it to, moved into
+    place on success. Each file is its own output: writing ``b.html`` never removes the
+    ``a.html`` an earlier run of the command wrote beside it (as a folder output's
+    stale files are removed)."""
+    path = Path(path)
+    with staged_output(path.parent, f"{command} > {path.name}") as staging:
+        yield staging / path.name
+
+
+@contextmanager
 def _signals_held() -> Iterator[None]:
     """Ctrl-C and SIGTERM wait while the files move into place (a fraction of a second),
     so an interruption never leaves half of them moved.

@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from enum import StrEnum
-from functools import wraps
+from functools import partial, wraps
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
 
@@ -23,12 +23,18 @@ import typer
 from rich.console import Console
 
 from itptrial._errors import InputError, Problem, summary
-from itptrial._output import check_output_file, check_output_folder, staged_output
+from itptrial._output import (
+    check_output_file,
+    check_output_folder,
+    staged_file,
+    staged_output,
+)
 from itptrial._version import __version__
 
 if TYPE_CHECKING:
     from itptrial.analysis import Analysis
     from itptrial.data import Dataset
+    from itptrial.design import Boundary
     from itptrial.protocol import Protocol
 
 app = typer.Typer(
@@ -570,6 +576,14 @@ class BoundaryChoice(StrEnum):
     asp = "asp"
 
 
+def _boundary(looks: int, boundary: BoundaryChoice | None) -> Boundary | None:
+    """The boundary's name, required with more than one look."""
+    if looks > 1 and boundary is None:
+        message = "give --boundary obf, pocock, asof or asp with --looks"
+        raise InputError([Problem("--boundary", None, None, message)])
+    return boundary.value if boundary is not None else None
+
+
 @design_app.command("sample-size")
 @reports_input_errors
 def design_sample_size(
@@ -595,9 +609,7 @@ def design_sample_size(
     """Sample size for two proportions, fixed or group-sequential, equal to rpact."""
     from itptrial.design import sample_size_rates, sample_size_text
 
-    if looks > 1 and boundary is None:
-        message = "give --boundary obf, pocock, asof or asp with --looks"
-        raise InputError([Problem("--boundary", None, None, message)])
+    boundary_name = _boundary(looks, boundary)
     try:
         plan = sample_size_rates(
             control,
@@ -608,7 +620,7 @@ def design_sample_size(
             ratio=ratio,
             margin=margin,
             looks=looks,
-            boundary=boundary.value if boundary is not None else None,
+            boundary=boundary_name,
             dropout=dropout,
         )
     except ValueError as error:
@@ -718,52 +730,43 @@ def design_power(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Power by simulated virtual trials through the endpoint engine (docs/design.md)."""
-    from itptrial.design import phase2_assurance, power_text, simulated_power
+    from itptrial.design import (
+        check_power_arguments,
+        phase2_assurance,
+        power_text,
+        simulated_power,
+    )
     from itptrial.protocol import load_protocol
     from itptrial.report import render_power
     from itptrial.sim import load_parameters, load_posterior
 
-    if not simulate:
-        message = "only simulated power is built here: add --simulate (exact: design assurance)"
-        raise InputError([Problem("--simulate", None, None, message)])
-    if looks > 1 and boundary is None:
-        message = "give --boundary obf, pocock, asof or asp with --looks"
-        raise InputError([Problem("--boundary", None, None, message)])
-    if posterior is not None and parameters is not None:
-        message = "give --parameters or --posterior, not both (a posterior has its own)"
-        raise InputError([Problem("--posterior", None, None, message)])
+    _check_power_options(simulate, posterior, parameters, scheduler, workers)
+    boundary_name = _boundary(looks, boundary)
     if html is not None:
         check_output_file(html, option="--html")
     protocol_obj = load_protocol(protocol)
     grid = _grid(n_per_arm, more_sizes, protocol_obj)
+    for sizes in grid:  # every argument checked before anything runs
+        try:
+            check_power_arguments(protocol_obj, sizes, trials, alpha, looks, boundary_name)
+        except ValueError as error:
+            raise _argument_error("design power", error) from None
     draws = load_posterior(posterior) if posterior is not None else None
     params = draws.parameters if draws is not None else load_parameters(parameters)
-    results = []
+    run = partial(
+        simulated_power,
+        protocol_obj,
+        params=params,
+        trials=trials,
+        seed=seed,
+        alpha=alpha,
+        posterior=draws,
+        looks=looks,
+        boundary=boundary_name,
+        check=_stop_if_signalled,
+    )
     total = trials * len(grid) * (2 if looks > 1 else 1)
-    with _progress("simulating trials") as bar, _cluster(scheduler, workers) as client:
-        task = bar.add_task("power", total=total)
-        for sizes in grid:
-            try:
-                results.append(
-                    simulated_power(
-                        protocol_obj,
-                        sizes,
-                        params,
-                        trials=trials,
-                        seed=seed,
-                        alpha=alpha,
-                        posterior=draws,
-                        looks=looks,
-                        boundary=boundary.value if boundary is not None else None,
-                        client=client,
-                        progress=lambda k: bar.advance(task, k),
-                        check=_stop_if_signalled,
-                    )
-                )
-            except ValueError as error:
-                raise _argument_error("design power", error) from None
-            except KeyboardInterrupt:
-                _interrupted("interrupted: nothing written")
+    results = _simulate_grid(grid, run, total, scheduler, workers)
     phase2 = [phase2_assurance(protocol_obj, sizes, alpha) for sizes in grid]
     designs = [
         {
@@ -774,28 +777,66 @@ def design_power(
         for result, a in zip(results, phase2, strict=True)
     ]
     if html is not None:
-        with staged_output(html.parent, command="design power") as staging:
-            (staging / html.name).write_text(render_power(designs), encoding="utf-8")
+        with staged_file(html, command="design power") as staged:
+            staged.write_text(render_power(designs), encoding="utf-8")
     if as_json:
         _print_json(designs[0] if len(designs) == 1 else {"designs": designs})
-    else:
-        stdout.print("\n\n".join(power_text(r, a) for r, a in zip(results, phase2, strict=True)))
-        if html is not None:
-            stdout.print(f"wrote {html}", markup=False)
+        return
+    stdout.print("\n\n".join(power_text(r, a) for r, a in zip(results, phase2, strict=True)))
+    if html is not None:
+        stdout.print(f"wrote {html}", markup=False)
+
+
+def _check_power_options(
+    simulate: bool,
+    posterior: str | None,
+    parameters: Path | None,
+    scheduler: str | None,
+    workers: int | None,
+) -> None:
+    if not simulate:
+        message = "only simulated power is built here: add --simulate (exact: design assurance)"
+        raise InputError([Problem("--simulate", None, None, message)])
+    if posterior is not None and parameters is not None:
+        message = "give --parameters or --posterior, not both (a posterior has its own)"
+        raise InputError([Problem("--posterior", None, None, message)])
+    if scheduler is not None and workers is not None:
+        message = "give --workers (a local cluster) or --scheduler (an existing one), not both"
+        raise InputError([Problem("--workers", None, None, message)])
+
+
+def _simulate_grid(
+    grid: list[tuple[int, ...]],
+    run: Callable[..., Any],
+    total: int,
+    scheduler: str | None,
+    workers: int | None,
+) -> list[Any]:
+    """Each design of the grid in turn on one cluster, with one progress bar."""
+    results = []
+    with _progress("simulating trials") as bar, _cluster(scheduler, workers) as client:
+        task = bar.add_task("power", total=total)
+        try:
+            for sizes in grid:
+                results.append(run(sizes, client=client, progress=lambda k: bar.advance(task, k)))
+        except KeyboardInterrupt:
+            _interrupted("interrupted: nothing written")
+    return results
 
 
 @contextmanager
 def _cluster(scheduler: str | None, workers: int | None) -> Iterator[Any]:
     """The Dask client of ``--scheduler``, or of a local cluster (an address that
-    cannot be reached is an argument error)."""
+    cannot be reached, or whose workers run another itptrial, is an argument error)."""
     from itptrial.design import dask_client
 
+    option = "--scheduler" if scheduler is not None else "--workers"
     with ExitStack() as stack:
         try:
             client = stack.enter_context(dask_client(scheduler, workers))
-        except (OSError, TimeoutError) as error:
-            message = f"cannot reach the Dask scheduler: {error}"
-            raise InputError([Problem("--scheduler", None, None, message)]) from None
+        except (OSError, TimeoutError, ValueError) as error:
+            what = "reach the Dask scheduler" if scheduler else "start a local Dask cluster"
+            raise InputError([Problem(option, None, None, f"cannot {what}: {error}")]) from None
         yield client
 
 
@@ -840,8 +881,8 @@ def randomize(
         )
     except ValueError as error:
         raise _argument_error("randomize", error) from None
-    with staged_output(out.parent, command="randomize") as staging:
-        (staging / out.name).write_text(allocation.csv_text(), encoding="utf-8", newline="")
+    with staged_file(out, command="randomize") as staged:
+        staged.write_text(allocation.csv_text(), encoding="utf-8", newline="")
     stdout.print(allocation.balance_report(), markup=False)
     stdout.print(f"wrote {allocation.n_total} allocations to {out}", markup=False)
 

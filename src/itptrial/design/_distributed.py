@@ -41,6 +41,7 @@ def dask_client(scheduler: str | None = None, workers: int | None = None) -> Ite
     if scheduler is not None:
         client = Client(scheduler, timeout="10s")
         try:
+            _check_versions(client)
             yield client
         finally:
             client.close()
@@ -65,6 +66,23 @@ def dask_client(scheduler: str | None = None, workers: int | None = None) -> Ite
         raise
     finally:
         cluster.close()
+
+
+def _itptrial_version() -> str:
+    from itptrial import __version__
+
+    return __version__
+
+
+def _check_versions(client: Client) -> None:
+    """Every worker of an existing cluster runs this itptrial (another version could
+    simulate other trials from the same seed): ValueError naming the odd ones."""
+    here = _itptrial_version()
+    theirs = client.run(_itptrial_version)
+    odd = {worker: version for worker, version in theirs.items() if version != here}
+    if odd:
+        shown = ", ".join(f"{worker} has {version}" for worker, version in sorted(odd.items()))
+        raise ValueError(f"workers must run itptrial {here}: {shown}")
 
 
 def _silence_dask() -> None:

@@ -25,7 +25,11 @@ from scipy import special
 
 from itptrial.design._assurance import assurance, exact_power
 from itptrial.design._distributed import run_tasks
-from itptrial.design._group_sequential import Boundary, group_sequential_design
+from itptrial.design._group_sequential import (
+    Boundary,
+    GroupSequentialDesign,
+    group_sequential_design,
+)
 from itptrial.endpoints import Endpoint, endpoint_registry
 from itptrial.protocol import Protocol, published_results
 from itptrial.sim import (
@@ -147,7 +151,9 @@ def _counts(
 
 def _medians(frame: pl.DataFrame, endpoint: Endpoint, trials: int, arms: int) -> np.ndarray:
     """(trial, arm) Kaplan-Meier medians of a time-to-event endpoint (the analysis'
-    estimator, :func:`itptrial.stats.kaplan_meier`), NaN when not reached."""
+    estimator, :func:`itptrial.stats.kaplan_meier`): +inf when not reached, NaN when
+    the arm has no subject with a time (no initial responder for duration of
+    response)."""
     assert endpoint.time is not None and endpoint.event is not None
     grouped = (
         frame.filter(pl.col(endpoint.time).is_not_null())
@@ -157,7 +163,7 @@ def _medians(frame: pl.DataFrame, endpoint: Endpoint, trials: int, arms: int) ->
     out = np.full((trials, arms), np.nan)
     for trial, arm, times, events in grouped.iter_rows():
         median = kaplan_meier(times, events).median
-        out[trial, arm] = np.nan if median is None else median
+        out[trial, arm] = np.inf if median is None else median
     return out
 
 
@@ -177,7 +183,7 @@ def simulate_chunk(
         else [params.with_values(values) for values in chunk.overrides]
     )
     course = simulate_batch(protocol, n_per_arm, chunk.seeds, sets, null=null)
-    frame = batch_endpoints(course, protocol, sets[0], n).with_columns(
+    frame = batch_endpoints(course, protocol, n).with_columns(
         _arm_index(protocol).alias("_arm"),
         pl.col("position")
         .map_batches(lambda s: pl.Series(np.searchsorted(look_subjects, s.to_numpy(), "right")))
@@ -221,14 +227,17 @@ class Summary:
 
     @staticmethod
     def of_medians(medians: np.ndarray) -> Summary:
-        """Kaplan-Meier medians over all trials, a median not reached (NaN) counting as
-        beyond follow-up: a quantile that falls there is None ("not reached"), and so
-        is the mean when any trial's median is not reached."""
-        beyond = np.where(np.isnan(medians), np.inf, medians)
-        quantiles = np.quantile(beyond, QUANTILES, method="inverted_cdf")
+        """Kaplan-Meier medians over the trials whose arm has subjects (NaN: none, left
+        out), a median not reached (+inf) counting as beyond follow-up: a quantile that
+        falls there is None ("not reached"), and so is the mean when any trial's median
+        is not reached."""
+        known = medians[~np.isnan(medians)]
+        if known.size == 0:
+            return Summary(None, None, None, None, 0)
+        quantiles = np.quantile(known, QUANTILES, method="inverted_cdf")
         low, mid, high = (float(q) if np.isfinite(q) else None for q in quantiles)
-        mean = float(beyond.mean()) if np.isfinite(beyond).all() else None
-        return Summary(mean, mid, low, high, beyond.size)
+        mean = float(known.mean()) if np.isfinite(known).all() else None
+        return Summary(mean, mid, low, high, known.size)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -252,7 +261,7 @@ class EndpointDistribution:
     by_arm: dict[str, Summary]
     difference: Summary | None = None
     rejection_probability: float | None = None
-    not_reached: dict[str, float] = field(default_factory=dict)  # medians not reached
+    not_reached: dict[str, float | None] = field(default_factory=dict)  # not reached
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -284,7 +293,7 @@ class LookResult:
 
 @dataclass(frozen=True)
 class SequentialResult:
-    """The group-sequential design simulated: power, stopping, and the exact two-sided
+    """The group-sequential design simulated: power, stopping, and the two-sided
     type I error on the null virtual trial (every subject given the control regimen)."""
 
     boundary: Boundary
@@ -329,9 +338,11 @@ class SimulatedPower:
     ``power``: the fraction of virtual trials whose primary test succeeds (two-sided
     chi-square p < alpha with the experimental rate the higher), with its Monte Carlo SE
     ``sqrt(p (1 - p) / K)``; with a posterior, each trial has its own parameter draw and
-    ``power`` is the model-based assurance. ``pooled_rates`` are the primary endpoint's
-    rates over all virtual subjects; ``analytic_power`` the exact binomial power of the
-    same test at those rates and the planned sizes (what the simulation must agree
+    ``power`` is the model-based assurance; with looks, it is the group-sequential
+    design's (success at any look), and ``fixed_power`` is always the same trials
+    analysed once, at the end. ``pooled_rates`` are the primary endpoint's rates over
+    all virtual subjects; ``analytic_power`` the exact binomial power of the fixed
+    design's test at those rates and the planned sizes (what ``fixed_power`` must agree
     with when the model has no extra between-trial variation).
     """
 
@@ -345,7 +356,9 @@ class SimulatedPower:
     alpha: float
     power: float
     mc_se: float
-    rejection_probability: float  # two-sided, either direction
+    fixed_power: float
+    fixed_mc_se: float
+    rejection_probability: float  # fixed design, two-sided, either direction
     pooled_rates: dict[str, float]
     analytic_power: float
     posterior: str | None
@@ -360,6 +373,9 @@ class SimulatedPower:
             "power": self.power,
             "mc_se": self.mc_se,
             "endpoint": self.endpoint,
+            "design": "fixed" if self.sequential is None else "group-sequential",
+            "fixed_power": self.fixed_power,
+            "fixed_mc_se": self.fixed_mc_se,
             "endpoint_label": self.endpoint_label,
             "n_per_arm": self.n_per_arm,
             "experimental": self.experimental,
@@ -457,12 +473,16 @@ def _distributions(
                 e.kind,
                 e.label,
                 {arm: Summary.of_medians(medians[:, a]) for a, arm in enumerate(arms)},
-                not_reached={
-                    arm: float(np.isnan(medians[:, a]).mean()) for a, arm in enumerate(arms)
-                },
+                not_reached={arm: _not_reached(medians[:, a]) for a, arm in enumerate(arms)},
             )
         )
     return tuple(out)
+
+
+def _not_reached(medians: np.ndarray) -> float | None:
+    """The fraction of trials (with subjects) whose median is not reached."""
+    known = medians[~np.isnan(medians)]
+    return float(np.isinf(known).mean()) if known.size else None
 
 
 def look_sizes(n_total: int, looks: int) -> tuple[int, ...]:
@@ -488,11 +508,10 @@ def _sequential(
     alternative: ChunkStatistics,
     null: ChunkStatistics,
     subjects: tuple[int, ...],
-    boundary: Boundary,
-    alpha: float,
+    design: GroupSequentialDesign,
     pair: tuple[int, int],
 ) -> SequentialResult:
-    design = group_sequential_design(len(subjects), boundary, alpha=alpha, sided=2)
+    assert design.boundary is not None
     critical = design.critical_values
     stop, success = _stopping(alternative.looks, critical, pair)
     null_stop, _ = _stopping(null.looks, critical, pair)
@@ -500,8 +519,8 @@ def _sequential(
     sizes = np.asarray((*subjects, subjects[-1]))  # never stopped: everyone
     power, type_i = float(success.mean()), float((null_stop < looks).mean())
     return SequentialResult(
-        boundary=boundary,
-        nominal_alpha=alpha,
+        boundary=design.boundary,
+        nominal_alpha=design.alpha,
         looks=tuple(
             LookResult(
                 look=k + 1,
@@ -533,6 +552,34 @@ def _pair(protocol: Protocol) -> tuple[int, int]:
     return 1 - control, control
 
 
+def check_power_arguments(
+    protocol: Protocol,
+    n_per_arm: Sequence[int],
+    trials: int,
+    alpha: float,
+    looks: int = 1,
+    boundary: Boundary | None = None,
+) -> GroupSequentialDesign | None:
+    """Check the arguments of :func:`simulated_power` before anything is simulated
+    (``ValueError`` naming the argument); the group-sequential design when
+    ``looks > 1``."""
+    _pair(protocol)
+    if len(n_per_arm) != len(protocol.arm_codes) or min(n_per_arm) < 1:
+        raise ValueError(f"n_per_arm must give a positive size per arm; got {tuple(n_per_arm)}")
+    if trials < 2:
+        raise ValueError(f"trials must be at least 2; got {trials}")
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must be in (0, 1); got {alpha}")
+    if looks == 1:
+        if boundary is not None:
+            raise ValueError("a boundary needs looks > 1")
+        return None
+    subjects = look_sizes(sum(n_per_arm), looks)
+    if looks < 1 or subjects[0] < 2 or len(set(subjects)) < looks:
+        raise ValueError(f"{looks} looks at {sum(n_per_arm)} subjects: too many looks")
+    return group_sequential_design(looks, boundary, alpha=alpha, sided=2)
+
+
 def simulated_power(
     protocol: Protocol,
     n_per_arm: Sequence[int],
@@ -553,7 +600,10 @@ def simulated_power(
     simulates the group-sequential design at equally spaced looks on the first subjects
     randomized (each analysed when their primary endpoint is known), on the virtual
     trial and on its null twin (every subject given the control arm's regimen, the same
-    patients), whose rejection rate is the design's exact two-sided type I error.
+    patients), whose rejection rate estimates the design's two-sided type I error for
+    the real test on the real endpoint data (no normal approximation), with its MC SE.
+    The designs of a grid and the null twin reuse the same trial streams (common random
+    numbers: their differences are estimated more precisely than each alone).
     ``client``: a Dask client to run the trials' tasks on (none: in this process);
     ``progress(k)`` is told of k more trials done; ``check()`` is called between tasks.
 
@@ -561,13 +611,8 @@ def simulated_power(
     cannot be simulated.
     """
     sizes = tuple(int(n) for n in n_per_arm)
+    design = check_power_arguments(protocol, sizes, trials, alpha, looks, boundary)
     pair = _pair(protocol)
-    if trials < 2:
-        raise ValueError(f"trials must be at least 2; got {trials}")
-    if not 0 < alpha < 1:
-        raise ValueError(f"alpha must be in (0, 1); got {alpha}")
-    if looks > 1 and boundary is None:
-        raise ValueError("give a boundary with looks > 1")
     check_simulation(protocol, params, sizes)
     subjects = look_sizes(sum(sizes), looks)
     tasks = _chunks(seed, trials, sum(sizes), posterior)
@@ -580,9 +625,8 @@ def simulated_power(
 
     alternative = run(False)
     sequential = None
-    if looks > 1:
-        assert boundary is not None
-        sequential = _sequential(alternative, run(True), subjects, boundary, alpha, pair)
+    if design is not None:
+        sequential = _sequential(alternative, run(True), subjects, design, pair)
     return _result(protocol, sizes, alternative, sequential, trials, seed, alpha, posterior)
 
 
@@ -601,7 +645,8 @@ def _result(
     primary = [e.name for e in _binary_endpoints(protocol)].index(protocol.primary_endpoint)
     counts = stats.binary[:, primary]
     z, p = _tests(counts, *pair)
-    power = float(_succeeds(z, p, alpha).mean())
+    fixed = float(_succeeds(z, p, alpha).mean())
+    power = fixed if sequential is None else sequential.power
     pooled = counts.sum(axis=0)
     rates = {arm: float(pooled[a, 0] / pooled[a, 1]) for a, arm in enumerate(arms)}
     analytic = exact_power(
@@ -620,6 +665,8 @@ def _result(
         alpha=alpha,
         power=power,
         mc_se=_mc_se(power, trials),
+        fixed_power=fixed,
+        fixed_mc_se=_mc_se(fixed, trials),
         rejection_probability=float((p < alpha).mean()),
         pooled_rates=rates,
         analytic_power=analytic,

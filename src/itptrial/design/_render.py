@@ -128,8 +128,10 @@ def power_text(result: SimulatedPower, phase2: Phase2Assurance | None = None) ->
         f"Simulated power: {result.endpoint_label}, {sizes}",
         f"  {result.trials} virtual trials, seed {result.seed}"
         + (f", posterior {result.posterior}" if result.posterior else ""),
-        f"  {what}: {_pct(result.power)} (MC SE {_pct(result.mc_se)}); exact analytic power "
-        f"at the pooled rates {_pct(result.analytic_power)}",
+        f"  {what}{' (group-sequential)' if result.sequential else ''}: "
+        f"{_pct(result.power)} (MC SE {_pct(result.mc_se)})"
+        + (f"; analysed once at the end {_pct(result.fixed_power)}" if result.sequential else "")
+        + f"; exact analytic power at the pooled rates {_pct(result.analytic_power)}",
         "  pooled rates: "
         + ", ".join(f"{arm} {_pct(rate)}" for arm, rate in result.pooled_rates.items()),
     ]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import polars as pl
 
-from itptrial._output import staged_output
+from itptrial._output import staged_file
 from itptrial.endpoints._explain import number
 
 OUTPUT_FORMATS = {".csv": "csv", ".parquet": "parquet"}
@@ -33,6 +33,6 @@ def write_endpoints(endpoints: pl.DataFrame, path: str | Path, command: str = "a
     path = Path(path)
     if path.suffix.lower() not in OUTPUT_FORMATS:
         raise ValueError(f"{path}: output must end in .csv or .parquet")
-    with staged_output(path.parent, command) as staging:
-        endpoints_file(endpoints, staging / path.name)
+    with staged_file(path, command) as staged:
+        endpoints_file(endpoints, staged)
     return path

@@ -136,13 +136,13 @@ def simulate_batch(
     return course
 
 
-def batch_endpoints(
-    course: Course, protocol: Protocol, params: ModelParameters, trial_size: int
-) -> pl.DataFrame:
+def batch_endpoints(course: Course, protocol: Protocol, trial_size: int) -> pl.DataFrame:
     """The endpoint engine's table of a batch (:func:`simulate_batch`), adjudicated in
     memory from the tables it reads (no file written; the same endpoints as the full
     dataset's, tests/test_design_power.py), with each subject's ``trial`` (0-based) and
-    ``position`` (order of randomization within the trial, 0-based)."""
+    ``position`` (order of randomization within the trial, 0-based). The calendar dates
+    are drawn for the batch as one course, so they differ from the trial's own tables;
+    every endpoint is a function of study days, which do not depend on them."""
     tables = endpoint_tables(course, protocol)
     endpoints = adjudicate(dataset_from_frames(tables, protocol), protocol)
     row = pl.col("subject_id").str.slice(1).cast(pl.Int64) - 1  # V00001 is row 0

@@ -188,9 +188,13 @@ class Drawn:
         compiled loop treats every patient on their own, so a batch gives each trial
         exactly its own course). The seeds are the first part's. ``daily``: the daily
         draws, already filled in place by the parts (:func:`draw_course`'s ``daily``)."""
-        columns = [np.concatenate(arrays) for arrays in zip(*(p.draws for p in parts), strict=True)]
-        if daily is not None:  # count_z ... additive_z, in Draws order
-            columns[2:7] = daily
+        daily_fields = range(2, 7)  # count_z ... additive_z, in Draws order
+        columns = [
+            daily[k - 2]
+            if daily is not None and k in daily_fields
+            else np.concatenate([part.draws[k] for part in parts])
+            for k in range(len(Draws._fields))
+        ]
         return Drawn(
             population=Population.concatenate([part.population for part in parts]),
             draws=Draws(*columns),
