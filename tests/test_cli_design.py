@@ -194,3 +194,11 @@ def test_randomize_refuses_bad_arguments(tmp_path: Path, args: tuple[str, ...], 
     assert result.exit_code == 2
     assert named in result.stderr
     assert not out.exists()
+
+
+def test_two_lists_in_one_folder_are_both_kept(tmp_path: Path) -> None:
+    # each file is its own output: writing b.csv does not remove an earlier a.csv
+    for name, seed in (("a.csv", "1"), ("b.csv", "2")):
+        assert _randomize(tmp_path / name, "--seed", seed).exit_code == 0
+    assert sorted(p.name for p in tmp_path.glob("*.csv")) == ["a.csv", "b.csv"]
+    assert (tmp_path / "a.csv").read_text() != (tmp_path / "b.csv").read_text()
