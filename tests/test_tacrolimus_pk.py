@@ -355,6 +355,7 @@ def test_advance_day_at_steady_state_gives_the_closed_forms(step_h: float) -> No
 
 @settings(max_examples=40, deadline=None)
 @example(seed=0, days=1, e_max=0.0, first_hour=5e-324, step=0.25)  # once 0 / 0 in E's mean
+@example(seed=2, days=2, e_max=0.0, first_hour=11.999999999999996, step=0.25)  # area < 0
 @given(
     seed=st.integers(0, 2**32 - 1),
     days=st.integers(1, 8),
@@ -380,7 +381,11 @@ def test_advance_day_is_non_negative_and_linear_in_the_doses(
     dex = rng.random((n, days)) < 0.4
     troughs, means, once = step_days(model, patients, doses, dex, first_hour, step)
     assert (troughs >= 0).all() and (means >= 0).all()
-    assert (means[doses.sum(axis=2) > 0] > 0).all()
+    # a day with a dose has a positive mean, except an evening dose at the day's last
+    # instant (first_hour just below 12: its area is below rounding and clamped to 0)
+    late = first_hour + 12.0 > 24.0 - 1e-6
+    given = doses[:, :, 0] > 0 if late else doses.sum(axis=2) > 0
+    assert (means[given] > 0).all()
     twice_troughs, twice_means, twice = step_days(model, patients, 2 * doses, dex, first_hour, step)
     np.testing.assert_allclose(twice_troughs, 2 * troughs, rtol=1e-12, atol=0)
     np.testing.assert_allclose(twice_means, 2 * means, rtol=1e-12, atol=0)

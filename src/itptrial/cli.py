@@ -54,6 +54,11 @@ design_app = typer.Typer(
     help="Design a trial: sample size, assurance (docs/design.md).", no_args_is_help=True
 )
 app.add_typer(design_app, name="design")
+tdm_app = typer.Typer(
+    help="Dose individualization from measured troughs (docs/tdm.md).",
+    no_args_is_help=True,
+)
+app.add_typer(tdm_app, name="tdm")
 
 # No markup, emoji or highlighting: a problem line prints exactly as written (rich would
 # turn "platelets:100:count" into an emoji and "[x]" into markup).
@@ -885,6 +890,55 @@ def randomize(
         staged.write_text(allocation.csv_text(), encoding="utf-8", newline="")
     stdout.print(allocation.balance_report(), markup=False)
     stdout.print(f"wrote {allocation.n_total} allocations to {out}", markup=False)
+
+
+class GenotypeChoice(StrEnum):
+    expresser = "expresser"
+    non = "non"
+    unknown = "unknown"
+
+
+def _target(text: str) -> tuple[float, float]:
+    """``LOW-HIGH`` in ng/mL."""
+    try:
+        low, high = (float(part) for part in text.split("-"))
+    except ValueError:
+        message = f"expected LOW-HIGH in ng/mL, e.g. 2.5-6; got {text!r}"
+        raise InputError([Problem("--target", None, None, message)]) from None
+    return low, high
+
+
+@tdm_app.command("recommend")
+@reports_input_errors
+def tdm_recommend(
+    history: Annotated[Path, typer.Option(help="CSV: datetime, event, value (docs/tdm.md).")],
+    weight: Annotated[float, typer.Option(help="Body weight, kg.")],
+    cyp3a5: Annotated[
+        GenotypeChoice, typer.Option(help="CYP3A5 genotype (unknown: the population mix).")
+    ] = GenotypeChoice.unknown,
+    target: Annotated[
+        str | None,
+        typer.Option(help="Target trough LOW-HIGH, ng/mL (default: the protocol's)."),
+    ] = None,
+    protocol: ProtocolOption = "target020",
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """The next twice-daily dose by Bayesian MAP on the population PK model."""
+    from itptrial.protocol import load_protocol
+    from itptrial.tdm import dosing_rules, read_history, recommend, recommendation_text
+
+    protocol_obj = load_protocol(protocol)
+    parsed = read_history(history)
+    try:
+        rules = dosing_rules(protocol_obj, _target(target) if target is not None else None)
+        advice = recommend(parsed, weight, rules, cyp3a5.value, where=str(history))
+    except ValueError as error:
+        raise _argument_error("tdm recommend", error) from None
+    _print_problems(advice.warnings)
+    if as_json:
+        _print_json(advice.as_dict())
+    else:
+        stdout.print(recommendation_text(advice), markup=False)
 
 
 @protocol_app.command("show")

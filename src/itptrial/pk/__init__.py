@@ -19,6 +19,7 @@ from itptrial.pk._tacrolimus import (
     measured,
     observe,
     rhs,
+    steady_state_concentration,
     steady_state_trough,
     twice_daily,
 )
@@ -41,6 +42,7 @@ __all__ = [
     "measured",
     "observe",
     "rhs",
+    "steady_state_concentration",
     "steady_state_trough",
     "twice_daily",
 ]

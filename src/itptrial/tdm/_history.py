@@ -1,0 +1,196 @@
+"""A patient's tacrolimus history: doses, missed doses, troughs and dexamethasone days at
+their real times, read strictly from CSV ``datetime, event, value`` (docs/tdm.md).
+
+Events: ``dose`` (mg taken), ``missed`` (a planned dose not taken; value optional, the
+planned mg), ``trough`` (measured pre-dose whole-blood concentration, ng/mL) and
+``dexamethasone`` (mg of a high-dose dexamethasone course day: the calendar day is an
+induction day). Times are hours from midnight of the first event's day.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from itptrial._errors import InputError, Problem
+
+COLUMNS = ("datetime", "event", "value")
+EVENTS = ("dose", "missed", "trough", "dexamethasone")
+HOURS_PER_DAY = 24.0
+# Plausibility limits (issue 12): warnings, not errors
+HIGH_TROUGH_NG_ML = 30.0
+HIGH_DAILY_DOSE_MG = 10.0
+MIN_HOURS_AFTER_DOSE = 10.0
+
+
+@dataclass(frozen=True)
+class History:
+    """The parsed history, times in hours from ``origin`` (midnight of the first day)."""
+
+    origin: dt.datetime
+    dose_times_h: np.ndarray
+    doses_mg: np.ndarray
+    missed_times_h: np.ndarray
+    trough_times_h: np.ndarray
+    troughs_ng_ml: np.ndarray
+    trough_lines: tuple[int, ...]  # file line of each trough (for warnings)
+    dexamethasone_days: tuple[int, ...]  # day numbers (0 = origin's day)
+
+    @property
+    def days(self) -> int:
+        """Calendar days spanned, to the last event's day inclusive."""
+        times = np.concatenate([self.dose_times_h, self.trough_times_h, [0.0]])
+        last = max(float(times.max()), HOURS_PER_DAY * max(self.dexamethasone_days, default=0))
+        return int(last // HOURS_PER_DAY) + 1
+
+    def dex_mask(self, days: int) -> np.ndarray:
+        """(days,) True on a dexamethasone course day."""
+        mask = np.zeros(days, dtype=bool)
+        for day in self.dexamethasone_days:
+            if day < days:
+                mask[day] = True
+        return mask
+
+
+def _parse_time(text: str) -> dt.datetime | None:
+    try:
+        value = dt.datetime.fromisoformat(text.strip())
+    except ValueError:
+        return None
+    return value.replace(tzinfo=None) if value.tzinfo is None else None
+
+
+def _parse_value(event: str, text: str) -> tuple[float | None, str | None]:
+    """The value, or the reason it is not one."""
+    if not text.strip():
+        return (None, None) if event == "missed" else (None, "is empty; give a number")
+    try:
+        value = float(text)
+    except ValueError:
+        return None, f"{text!r} is not a number"
+    if not math.isfinite(value) or value < 0:
+        return None, f"{text!r} must be a number >= 0"
+    if event in ("dose", "dexamethasone") and value == 0:
+        return None, "a dose of 0 mg: record a dose not taken as event 'missed'"
+    return value, None
+
+
+@dataclass(frozen=True)
+class _Row:
+    line: int
+    time: dt.datetime
+    event: str
+    value: float | None
+
+
+def _rows(where: str, text: str) -> list[_Row]:
+    reader = csv.reader(io.StringIO(text))
+    header = next(reader, None)
+    if header is None or [h.strip() for h in header] != list(COLUMNS):
+        got = "nothing" if header is None else ",".join(header)
+        message = f"the header must be {','.join(COLUMNS)}; got {got!r}"
+        raise InputError([Problem(where, 1, None, message)])
+    rows, problems = [], []
+    for line, record in enumerate(reader, start=2):
+        if not record or not "".join(record).strip():
+            continue
+        if len(record) != len(COLUMNS):
+            message = f"expected {len(COLUMNS)} fields, got {len(record)}"
+            problems.append(Problem(where, line, None, message))
+            continue
+        stamp, event, value_text = (field.strip() for field in record)
+        time = _parse_time(stamp)
+        if time is None:
+            message = f"{stamp!r} is not a date and time like 2024-03-01T08:00 (local, no zone)"
+            problems.append(Problem(where, line, "datetime", message))
+        if event not in EVENTS:
+            message = f"{event!r} is not one of {', '.join(EVENTS)}"
+            problems.append(Problem(where, line, "event", message))
+            continue
+        value, reason = _parse_value(event, value_text)
+        if reason is not None:
+            problems.append(Problem(where, line, "value", reason))
+        if time is not None and reason is None:
+            rows.append(_Row(line, time, event, value))
+    if problems:
+        raise InputError(problems)
+    if not any(row.event == "dose" for row in rows):
+        raise InputError([Problem(where, None, None, "no dose recorded: nothing to estimate")])
+    return rows
+
+
+def _hours(origin: dt.datetime, time: dt.datetime) -> float:
+    return (time - origin).total_seconds() / 3600.0
+
+
+def read_history(path: str | Path) -> History:
+    """Read and check a history file; :class:`InputError` names every bad line."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as error:
+        raise InputError([Problem(str(path), None, None, f"cannot read: {error}")]) from None
+    return parse_history(text, str(path))
+
+
+def parse_history(text: str, where: str = "history") -> History:
+    """A history from CSV text (see the module docstring)."""
+    rows = sorted(_rows(where, text), key=lambda row: (row.time, row.line))
+    first = rows[0].time
+    origin = dt.datetime(first.year, first.month, first.day)
+
+    def times(event: str) -> np.ndarray:
+        return np.array([_hours(origin, r.time) for r in rows if r.event == event], dtype=float)
+
+    def values(event: str) -> np.ndarray:
+        return np.array([r.value for r in rows if r.event == event], dtype=float)
+
+    return History(
+        origin=origin,
+        dose_times_h=times("dose"),
+        doses_mg=values("dose"),
+        missed_times_h=times("missed"),
+        trough_times_h=times("trough"),
+        troughs_ng_ml=values("trough"),
+        trough_lines=tuple(r.line for r in rows if r.event == "trough"),
+        dexamethasone_days=tuple(
+            sorted({(r.time - origin).days for r in rows if r.event == "dexamethasone"})
+        ),
+    )
+
+
+def plausibility_warnings(history: History, where: str = "history") -> list[Problem]:
+    """Implausible but possible inputs (issue 12): a trough above 30 ng/mL, more than
+    10 mg in a calendar day, a trough before any dose, a trough less than 10 h after a
+    dose (not a trough: it is near the absorption peak)."""
+    warnings = []
+    doses = history.dose_times_h
+    for time, value, line in zip(
+        history.trough_times_h, history.troughs_ng_ml, history.trough_lines, strict=True
+    ):
+        if value > HIGH_TROUGH_NG_ML:
+            message = f"trough {value:g} ng/mL is above {HIGH_TROUGH_NG_ML:g}: check the unit"
+            warnings.append(Problem(where, line, "value", message, "warning"))
+        before = doses[doses <= time]
+        if before.size == 0:
+            message = "a trough before any dose: it is left out of the estimate"
+            warnings.append(Problem(where, line, "datetime", message, "warning"))
+        elif time - before.max() < MIN_HOURS_AFTER_DOSE:
+            hours = time - before.max()
+            message = (
+                f"taken {hours:.1f} h after a dose (< {MIN_HOURS_AFTER_DOSE:g} h): not a "
+                "trough; it is used at its real time"
+            )
+            warnings.append(Problem(where, line, "datetime", message, "warning"))
+    day_totals = np.bincount((doses // HOURS_PER_DAY).astype(int), weights=history.doses_mg)
+    for day in np.flatnonzero(day_totals > HIGH_DAILY_DOSE_MG):
+        date = (history.origin + dt.timedelta(days=int(day))).date()
+        message = f"{day_totals[day]:g} mg of tacrolimus on {date}: above 10 mg a day"
+        warnings.append(Problem(where, None, None, message, "warning"))
+    return warnings

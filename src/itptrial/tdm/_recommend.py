@@ -1,0 +1,240 @@
+"""The next dose: the twice-daily dose, in capsule steps, whose predicted steady-state
+trough is nearest the middle of the target, with a 90% prediction interval."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from itptrial._errors import Problem
+from itptrial.pk import Genotype, TacrolimusModel, load_tacrolimus_model
+from itptrial.pk import steady_state_concentration as at_steady_state
+from itptrial.protocol import Protocol
+from itptrial.tdm._history import History, plausibility_warnings
+from itptrial.tdm._map import Estimate, estimate, make_problem, patients_of
+
+TAU_H = 12.0  # twice daily
+INTERVAL_DRAWS = 4000
+INTERVAL_LEVEL = 0.90
+INTERVAL_METHOD = (
+    "Laplace: normal approximation of the posterior of the random effects at the MAP "
+    "(covariance 2 x inverse Hessian of the objective), 4,000 draws with a new week's "
+    "bioavailability and the assay's error, the genotype drawn by its posterior "
+    "probability"
+)
+
+
+@dataclass(frozen=True)
+class DosingRules:
+    """What the protocol allows: the trough target, the capsule step and the largest
+    daily dose (``regimens.<key>.tdm`` and ``dose_step_mg`` of its trough-guided
+    regimen)."""
+
+    target: tuple[float, float]
+    capsule_mg: float
+    max_daily_mg: float
+
+    def __post_init__(self) -> None:
+        low, high = self.target
+        if not 0 < low < high:
+            raise ValueError(f"target must be LOW-HIGH with 0 < LOW < HIGH; got {low:g}-{high:g}")
+        if self.capsule_mg <= 0 or self.max_daily_mg < 2 * self.capsule_mg:
+            raise ValueError("the capsule step and the largest daily dose must allow a dose")
+
+    def doses(self) -> np.ndarray:
+        """Every daily dose allowed: whole capsules, at least one per administration."""
+        count = int(np.floor(self.max_daily_mg / self.capsule_mg + 1e-9))
+        return np.arange(2, count + 1) * self.capsule_mg
+
+
+def dosing_rules(protocol: Protocol, target: tuple[float, float] | None = None) -> DosingRules:
+    """The rules of the protocol's trough-guided regimen (``target`` overrides its
+    range); ValueError when the protocol has none."""
+    guided = [r for r in protocol.regimens.values() if r.tdm is not None]
+    if not guided:
+        raise ValueError(f"protocol {protocol.name!r} has no trough-guided regimen")
+    regimen = guided[0]
+    assert regimen.tdm is not None and regimen.dose_step_mg is not None
+    tdm = regimen.tdm
+    return DosingRules(
+        target or (tdm.trough_low_ng_ml, tdm.trough_high_ng_ml),
+        regimen.dose_step_mg,
+        tdm.max_daily_dose_mg,
+    )
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    """``daily_dose_mg`` given as ``morning_mg`` at 08:00 and ``evening_mg`` at 20:00
+    (whole capsules, the odd one in the morning), its predicted steady-state morning
+    trough (no dexamethasone: the enzyme back at baseline) and the 90% interval of the
+    trough the assay would report."""
+
+    daily_dose_mg: float
+    morning_mg: float
+    evening_mg: float
+    predicted_trough: float
+    interval_90: tuple[float, float]
+    target: tuple[float, float]
+    cl_l_per_h: float  # MAP, before induction
+    v_l: float
+    expresser_probability: float
+    troughs_used: int
+    method: str = INTERVAL_METHOD
+    warnings: tuple[Problem, ...] = field(default_factory=tuple)
+    reference: str = (
+        "MAP: Le Louedec F et al. CPT Pharmacometrics Syst Pharmacol 2021;10:1208 "
+        "(mapbayr); NONMEM FOCE-I objective (Beal & Sheiner, NONMEM Users Guide); "
+        "steady state: Gibaldi & Perrier, Pharmacokinetics, eq. 3.31"
+    )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "daily_dose_mg": self.daily_dose_mg,
+            "predicted_trough": self.predicted_trough,
+            "interval_90": list(self.interval_90),
+            "warnings": [w.message for w in self.warnings],
+            "morning_mg": self.morning_mg,
+            "evening_mg": self.evening_mg,
+            "target": list(self.target),
+            "map": {
+                "cl_l_per_h": self.cl_l_per_h,
+                "v_l": self.v_l,
+                "expresser_probability": self.expresser_probability,
+            },
+            "troughs_used": self.troughs_used,
+            "interval_method": self.method,
+            "reference": self.reference,
+        }
+
+
+def split_daily(daily_mg: np.ndarray | float, capsule_mg: float) -> tuple[np.ndarray, np.ndarray]:
+    """(morning, evening) whole-capsule halves, the odd capsule in the morning (as the
+    simulator gives them)."""
+    daily = np.asarray(daily_mg, dtype=float)
+    morning = np.ceil(daily / 2.0 / capsule_mg - 1e-9) * capsule_mg
+    return morning, daily - morning
+
+
+def morning_trough(
+    cl: Any, v: Any, ka: Any, daily_mg: Any, capsule_mg: float, f: Any = 1.0
+) -> np.ndarray:
+    """Steady-state concentration just before the morning dose: the morning dose 24 h
+    earlier and the evening dose 12 h earlier, each repeated every 24 h (``f``: the
+    relative bioavailability)."""
+    morning, evening = (f * part for part in split_daily(daily_mg, capsule_mg))
+    day = 2.0 * TAU_H
+    trough: np.ndarray = at_steady_state(cl, v, ka, morning, day, day) + at_steady_state(
+        cl, v, ka, evening, day, TAU_H
+    )
+    return trough
+
+
+def _draws(
+    result: Estimate, model: TacrolimusModel, problem_size: int, seed: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Posterior draws: genotype index, (eta_CL, eta_V), a new occasion's kappa."""
+    streams = np.random.SeedSequence(seed).spawn(4)
+    genotype = np.random.default_rng(streams[0]).choice(
+        len(result.fits), INTERVAL_DRAWS, p=result.probabilities
+    )
+    etas = np.empty((INTERVAL_DRAWS, 2))
+    normal = np.random.default_rng(streams[1]).standard_normal((INTERVAL_DRAWS, problem_size))
+    for g, fit in enumerate(result.fits):
+        chosen = genotype == g
+        root = np.linalg.cholesky(fit.covariance + 1e-12 * np.eye(problem_size))
+        etas[chosen] = (fit.etas + normal[chosen] @ root.T)[:, :2]
+    kappa = model.variability.omega_f_occasion * np.random.default_rng(streams[2]).standard_normal(
+        INTERVAL_DRAWS
+    )
+    return genotype, etas, kappa
+
+
+def recommend(
+    history: History,
+    weight_kg: float,
+    rules: DosingRules,
+    genotype: Genotype = "unknown",
+    model: TacrolimusModel | None = None,
+    where: str = "history",
+    seed: int = 0,
+) -> Recommendation:
+    """MAP estimate (:func:`itptrial.tdm.estimate`) of the history, then the dose
+    allowed by ``rules`` (:func:`dosing_rules`) nearest the target's middle.
+
+    Raises ``ValueError`` for an invalid weight.
+    """
+    if not 20.0 <= weight_kg <= 250.0:
+        raise ValueError(f"weight must be 20-250 kg; got {weight_kg:g}")
+    low, high = rules.target
+    model = model or load_tacrolimus_model()
+    problem = make_problem(model, history, weight_kg)
+    result = estimate(problem, genotype)
+    mode = result.mode
+    best = patients_of(problem, mode.etas, mode.expresser)
+    doses = rules.doses()
+    predicted = morning_trough(best.cl[0], best.v[0], best.ka[0], doses, rules.capsule_mg)
+    k = int(np.argmin(np.abs(predicted - (low + high) / 2.0)))
+    interval = _interval(result, problem, model, (doses[k], rules.capsule_mg), seed)
+    morning, evening = split_daily(doses[k], rules.capsule_mg)
+    expresser = sum(
+        p for fit, p in zip(result.fits, result.probabilities, strict=True) if fit.expresser
+    )
+    return Recommendation(
+        daily_dose_mg=float(doses[k]),
+        morning_mg=float(morning),
+        evening_mg=float(evening),
+        predicted_trough=float(predicted[k]),
+        interval_90=interval,
+        target=(float(low), float(high)),
+        cl_l_per_h=float(best.cl[0]),
+        v_l=float(best.v[0]),
+        expresser_probability=float(expresser),
+        troughs_used=len(problem.troughs),
+        warnings=tuple(plausibility_warnings(history, where)),
+    )
+
+
+def _interval(
+    result: Estimate,
+    problem: Any,
+    model: TacrolimusModel,
+    dose: tuple[float, float],
+    seed: int,
+) -> tuple[float, float]:
+    """90% interval of the measured steady-state trough on ``dose`` (daily mg, capsule)."""
+    daily_mg, capsule_mg = dose
+    genotype, etas, kappa = _draws(result, model, problem.size, seed)
+    expresser = np.array([result.fits[g].expresser for g in genotype])
+    patients = [patients_of(problem, etas[expresser == flag], flag) for flag in (False, True)]
+    true = np.empty(INTERVAL_DRAWS)
+    for flag, group in zip((False, True), patients, strict=True):
+        chosen = expresser == flag
+        f = np.exp(kappa[chosen])
+        true[chosen] = morning_trough(group.cl, group.v, group.ka, daily_mg, capsule_mg, f)
+    rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(4)[3])
+    e = model.error
+    z = rng.standard_normal((2, INTERVAL_DRAWS))
+    observed = np.maximum(true * (1.0 + e.proportional * z[0]) + e.additive_ng_ml * z[1], 0.0)
+    tail = (1.0 - INTERVAL_LEVEL) / 2.0
+    lo, hi = np.quantile(observed, (tail, 1.0 - tail))
+    return float(lo), float(hi)
+
+
+def recommendation_text(advice: Recommendation) -> str:
+    """The advice as a clinician reads it."""
+    low, high = advice.target
+    lo, hi = advice.interval_90
+    return "\n".join(
+        [
+            f"Recommended tacrolimus: {advice.daily_dose_mg:g} mg a day, "
+            f"{advice.morning_mg:g} mg at 08:00 and {advice.evening_mg:g} mg at 20:00",
+            f"  predicted steady-state morning trough {advice.predicted_trough:.2f} ng/mL "
+            f"(target {low:g}-{high:g}); 90% prediction interval {lo:.2f}-{hi:.2f}",
+            f"  MAP from {advice.troughs_used} trough(s): CL/F {advice.cl_l_per_h:.1f} L/h, "
+            f"V/F {advice.v_l:.0f} L, P(CYP3A5 expresser) {advice.expresser_probability:.2f}",
+            f"  interval: {advice.method}",
+        ]
+    )
