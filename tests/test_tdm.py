@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import optimize
 from typer.testing import CliRunner
 
@@ -82,7 +84,10 @@ def _simulated_history(model, seed: int, days: int, trough_days: list[int]):  # 
         ("when,event,value\n", 1, None, "header"),
         (HEADER + "2024-03-01 8h,dose,1\n", 2, "datetime", "not a date and time"),
         (HEADER + "2024-03-01T08:00,pill,1\n", 2, "event", "not one of"),
-        (HEADER + "2024-03-01T08:00,dose,-1\n", 2, "value", ">= 0"),
+        (HEADER + "2024-03-01T08:00,dose,-1\n", 2, "value", "from 0 to 1000"),
+        (HEADER + "2024-03-01T08:00,dose,1e300\n", 2, "value", "from 0 to 1000"),
+        (HEADER + "2024-03-01T08:00,dose,nan\n", 2, "value", "from 0 to 1000"),
+        (HEADER + "2024-03-01T08:00,dose,1\n2026-03-01T08:00,dose,1\n", 3, "datetime", "400"),
         (HEADER + "2024-03-01T08:00,dose,0\n", 2, "value", "missed"),
         (HEADER + "2024-03-01T08:00,dose,abc\n", 2, "value", "not a number"),
         (HEADER + "2024-03-01T08:00,dose\n", 2, None, "expected 3 fields"),
@@ -343,3 +348,41 @@ def test_cli_warnings_go_to_stderr_and_the_advice_is_still_given(tmp_path: Path)
     assert result.exit_code == 0, result.output
     assert f"warning: {path}:" in result.stderr and "above 30" in result.stderr
     assert any("above 30" in w for w in json.loads(result.stdout)["warnings"])
+
+
+ROW = st.one_of(
+    st.builds(
+        lambda day, hour, event, value: f"2024-03-{day:02d}T{hour:02d}:00,{event},{value}",
+        st.integers(1, 28),
+        st.integers(0, 23),
+        st.sampled_from(["dose", "missed", "trough", "dexamethasone", "pill", ""]),
+        st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=5)),
+    ),
+    st.text(max_size=30),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(ROW, max_size=12), st.booleans())
+def test_any_history_text_is_read_or_refused_with_problems(rows: list[str], header: bool) -> None:
+    text = (HEADER if header else "") + "\n".join(rows)
+    try:
+        history = parse_history(text, "h.csv")
+    except InputError as error:
+        assert error.problems and all(p.where == "h.csv" for p in error.problems)
+        return
+    assert history.doses_mg.size >= 1 and np.all(history.doses_mg > 0)
+    assert np.all(np.diff(history.dose_times_h) >= 0)
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.lists(ROW, min_size=1, max_size=8))
+def test_any_accepted_history_gets_finite_advice(rows: list[str]) -> None:
+    text = HEADER + "2024-03-01T08:00,dose,1\n" + "\n".join(rows)
+    try:
+        history = parse_history(text)
+    except InputError:
+        return
+    advice = recommend(history, 60.0, RULES)
+    assert math.isfinite(advice.predicted_trough) and advice.daily_dose_mg in RULES.doses()
+    assert all(math.isfinite(x) for x in advice.interval_90)

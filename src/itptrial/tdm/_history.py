@@ -27,6 +27,10 @@ HOURS_PER_DAY = 24.0
 HIGH_TROUGH_NG_ML = 30.0
 HIGH_DAILY_DOSE_MG = 10.0
 MIN_HOURS_AFTER_DOSE = 10.0
+# Input limits (errors): no dose or level is above 1,000 (mg or ng/mL), and a history
+# spans at most 400 days (the PK is solved hour by hour over the whole span)
+MAX_VALUE = 1000.0
+MAX_SPAN_DAYS = 400
 
 
 @dataclass(frozen=True)
@@ -74,8 +78,8 @@ def _parse_value(event: str, text: str) -> tuple[float | None, str | None]:
         value = float(text)
     except ValueError:
         return None, f"{text!r} is not a number"
-    if not math.isfinite(value) or value < 0:
-        return None, f"{text!r} must be a number >= 0"
+    if not math.isfinite(value) or not 0 <= value <= MAX_VALUE:
+        return None, f"{text!r} must be a number from 0 to {MAX_VALUE:g}"
     if event in ("dose", "dexamethasone") and value == 0:
         return None, "a dose of 0 mg: record a dose not taken as event 'missed'"
     return value, None
@@ -89,15 +93,28 @@ class _Row:
     value: float | None
 
 
+def _records(where: str, text: str) -> list[tuple[int, list[str]]]:
+    """(line, fields) of every record, or InputError at the line the CSV breaks."""
+    reader = csv.reader(io.StringIO(text, newline=""))
+    records = []
+    try:
+        for record in reader:
+            records.append((reader.line_num, record))
+    except csv.Error as error:
+        line = reader.line_num or 1
+        raise InputError([Problem(where, line, None, f"not valid CSV: {error}")]) from None
+    return records
+
+
 def _rows(where: str, text: str) -> list[_Row]:
-    reader = csv.reader(io.StringIO(text))
-    header = next(reader, None)
+    records = _records(where, text)
+    header = records[0][1] if records else None
     if header is None or [h.strip() for h in header] != list(COLUMNS):
         got = "nothing" if header is None else ",".join(header)
         message = f"the header must be {','.join(COLUMNS)}; got {got!r}"
         raise InputError([Problem(where, 1, None, message)])
     rows, problems = [], []
-    for line, record in enumerate(reader, start=2):
+    for line, record in records[1:]:
         if not record or not "".join(record).strip():
             continue
         if len(record) != len(COLUMNS):
@@ -122,6 +139,11 @@ def _rows(where: str, text: str) -> list[_Row]:
         raise InputError(problems)
     if not any(row.event == "dose" for row in rows):
         raise InputError([Problem(where, None, None, "no dose recorded: nothing to estimate")])
+    first = min(rows, key=lambda row: row.time).time
+    late = [row for row in rows if (row.time - first).days >= MAX_SPAN_DAYS]
+    if late:
+        message = f"more than {MAX_SPAN_DAYS} days after the first event ({first:%Y-%m-%d})"
+        raise InputError([Problem(where, row.line, "datetime", message) for row in late])
     return rows
 
 
