@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from scipy import optimize
+from scipy import optimize, stats
 from typer.testing import CliRunner
 
 from itptrial._errors import InputError
@@ -85,11 +86,15 @@ def _simulated_history(model, seed: int, days: int, trough_days: list[int]):  # 
         (HEADER + "2024-03-01 8h,dose,1\n", 2, "datetime", "not a date and time"),
         (HEADER + "2024-03-01T08:00,pill,1\n", 2, "event", "not one of"),
         (HEADER + "2024-03-01T08:00,dose,-1\n", 2, "value", "from 0 to 1000"),
-        (HEADER + "2024-03-01T08:00,dose,1e300\n", 2, "value", "from 0 to 1000"),
-        (HEADER + "2024-03-01T08:00,dose,nan\n", 2, "value", "from 0 to 1000"),
+        (HEADER + "2024-03-01T08:00,dose,1500\n", 2, "value", "from 0 to 1000"),
+        (HEADER + "2024-03-01T08:00,dose,1e300\n", 2, "value", "plain decimal"),
+        (HEADER + "2024-03-01T08:00,dose,nan\n", 2, "value", "plain decimal"),
         (HEADER + "2024-03-01T08:00,dose,1\n2026-03-01T08:00,dose,1\n", 3, "datetime", "400"),
         (HEADER + "2024-03-01T08:00,dose,0\n", 2, "value", "missed"),
-        (HEADER + "2024-03-01T08:00,dose,abc\n", 2, "value", "not a number"),
+        (HEADER + "2024-03-01T08:00,dose,abc\n", 2, "value", "plain decimal"),
+        (HEADER + "2024-03-01T08:00,dose,1_5\n", 2, "value", "plain decimal"),
+        (HEADER + "2024-03-01,dose,1\n", 2, "datetime", "not a date and time"),
+        (HEADER + "2024-W09-5T08:00,dose,1\n", 2, "datetime", "not a date and time"),
         (HEADER + "2024-03-01T08:00,dose\n", 2, None, "expected 3 fields"),
         (HEADER + "2024-03-01T08:00,trough,4\n", None, None, "no dose"),
     ],
@@ -313,6 +318,7 @@ def test_cli_recommend_json(tmp_path: Path) -> None:
         (HEADER + "2024-03-01T08:00,dose,1\n", ["--weight", "5"], "weight"),
         (HEADER + "2024-03-01T08:00,dose,1\n", ["--target", "5-3"], "target"),
         (HEADER + "2024-03-01T08:00,dose,1\n", ["--target", "three"], "--target"),
+        (HEADER + "2024-03-01T08:00,dose,1\n", ["--target", "3-inf"], "target"),
     ],
 )
 def test_cli_bad_input_exits_2(tmp_path: Path, content: str, args: list[str], named: str) -> None:
@@ -386,3 +392,76 @@ def test_any_accepted_history_gets_finite_advice(rows: list[str]) -> None:
     advice = recommend(history, 60.0, RULES)
     assert math.isfinite(advice.predicted_trough) and advice.daily_dose_mg in RULES.doses()
     assert all(math.isfinite(x) for x in advice.interval_90)
+
+
+def test_a_trough_logged_at_a_dose_time_is_taken_before_it() -> None:
+    text = _history_text(1.8, 4, {}) + "2024-03-04T08:00,trough,2.5\n"
+    advice = recommend(parse_history(text), 60.0, RULES)
+    assert not any("after a dose" in w.message for w in advice.warnings)
+    assert advice.troughs_used == 1
+
+
+def test_a_zero_reading_is_censored_m3_by_hand() -> None:
+    history = parse_history(_history_text(1.8, 5, {2: 0.0, 4: 2.0}))
+    problem = make_problem(ONE_OCCASION, history, 60.0)
+    eta = np.array([0.1, 0.2])
+    f = predictions(problem, eta, False)[0]
+    s2 = 0.96**2 + (0.186 * f) ** 2
+    by_hand = -2 * stats.norm.logcdf(-f[0] / math.sqrt(s2[0]))  # P(reading <= 0)
+    by_hand += (2.0 - f[1]) ** 2 / s2[1] + math.log(s2[1])
+    by_hand += (0.1 / 0.418) ** 2 + (0.2 / 0.627) ** 2
+    assert objective(problem, eta, False)[0] == pytest.approx(by_hand, rel=1e-12)
+
+
+def test_map_with_weekly_effects_dexamethasone_and_zeros_equals_powell() -> None:
+    # 4 parameters (eta_CL, eta_V, two weekly kappas): no grid; Powell (derivative-free)
+    # from three starts on the same objective
+    worst = 0.0
+    for seed in range(8):
+        history, weight, expresser, _ = _simulated_history(MODEL, 900 + seed, 14, [3, 9, 13])
+        problem = make_problem(MODEL, history, weight)
+        dex = np.zeros_like(problem.dosing.dex_days)
+        dex[:, 1:4] = True  # a dexamethasone course on days 1-3
+        troughs = problem.troughs.copy()
+        troughs[0] = 0.0  # a reading at the assay's floor (M3)
+        problem = replace(problem, dosing=replace(problem.dosing, dex_days=dex), troughs=troughs)
+        fit = estimate(problem, "expresser" if expresser else "non").mode
+        best = None
+        for start in (np.zeros(4), np.array([0.8, 0, 0, 0]), np.array([-0.8, 0, 0, 0])):
+            result = optimize.minimize(
+                lambda x, problem=problem, expresser=expresser: objective(problem, x, expresser)[0],
+                start,
+                method="Powell",
+                options={"xtol": 1e-9, "ftol": 1e-13, "maxiter": 20000},
+            )
+            best = result if best is None or result.fun < best.fun else best
+        assert best is not None
+        assert fit.ofv <= best.fun + 1e-7
+        worst = max(worst, float(np.max(np.abs(fit.etas - best.x))))
+    assert worst < 1e-3, worst
+
+
+def test_unknown_genotype_predicts_the_posterior_mixture() -> None:
+    history = parse_history(_history_text(1.8, 10, {4: 1.2, 9: 1.0}))
+    advice = recommend(history, 62.0, RULES, "unknown")
+    problem = make_problem(MODEL, history, 62.0)
+    mix = estimate(problem, "unknown")
+    expected = 0.0
+    for fit, probability in zip(mix.fits, mix.probabilities, strict=True):
+        patient = patients_of(problem, fit.etas, fit.expresser)
+        dose = advice.daily_dose_mg
+        expected += probability * float(
+            morning_trough(patient.cl[0], patient.v[0], patient.ka[0], dose, 0.5)
+        )
+    assert advice.predicted_trough == pytest.approx(expected, rel=1e-12)
+    assert 0 < advice.expresser_probability < 1
+
+
+def test_advice_that_cannot_reach_the_target_or_follows_dexamethasone_is_warned() -> None:
+    high = parse_history(_history_text(1.0, 10, {2: 150.0, 9: 150.0}))  # tiny clearance
+    messages = [w.message for w in recommend(high, 60.0, RULES).warnings]
+    assert any("even 1 mg a day is predicted above 5" in m for m in messages), messages
+    assert any("search limits" in m for m in messages), messages  # eta on its bound
+    recent = _history_text(1.8, 6, {5: 2.0}) + "2024-03-05T09:00,dexamethasone,40\n"
+    messages = [w.message for w in recommend(parse_history(recent), 60.0, RULES).warnings]
+    assert any("induction is wearing off" in m for m in messages), messages

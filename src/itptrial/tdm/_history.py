@@ -13,6 +13,7 @@ import csv
 import datetime as dt
 import io
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,22 +63,28 @@ class History:
         return mask
 
 
+TIME_FORMAT = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2})?")
+NUMBER_FORMAT = re.compile(r"-?(\d+(\.\d*)?|\.\d+)")
+
+
 def _parse_time(text: str) -> dt.datetime | None:
+    """``YYYY-MM-DD HH:MM[:SS]`` (or with ``T``), local time without a zone; nothing
+    looser (a date alone would silently mean midnight)."""
+    if not TIME_FORMAT.fullmatch(text):
+        return None
     try:
-        value = dt.datetime.fromisoformat(text.strip())
+        return dt.datetime.fromisoformat(text)
     except ValueError:
         return None
-    return value.replace(tzinfo=None) if value.tzinfo is None else None
 
 
 def _parse_value(event: str, text: str) -> tuple[float | None, str | None]:
     """The value, or the reason it is not one."""
     if not text.strip():
         return (None, None) if event == "missed" else (None, "is empty; give a number")
-    try:
-        value = float(text)
-    except ValueError:
-        return None, f"{text!r} is not a number"
+    if not NUMBER_FORMAT.fullmatch(text.strip()):
+        return None, f"{text!r} is not a plain decimal number such as 1.5"
+    value = float(text)
     if not math.isfinite(value) or not 0 <= value <= MAX_VALUE:
         return None, f"{text!r} must be a number from 0 to {MAX_VALUE:g}"
     if event in ("dose", "dexamethasone") and value == 0:
@@ -199,7 +206,7 @@ def plausibility_warnings(history: History, where: str = "history") -> list[Prob
         if value > HIGH_TROUGH_NG_ML:
             message = f"trough {value:g} ng/mL is above {HIGH_TROUGH_NG_ML:g}: check the unit"
             warnings.append(Problem(where, line, "value", message, "warning"))
-        before = doses[doses <= time]
+        before = doses[doses < time]  # a dose at the trough's time comes after it
         if before.size == 0:
             message = "a trough before any dose: it is left out of the estimate"
             warnings.append(Problem(where, line, "datetime", message, "warning"))

@@ -14,8 +14,8 @@ dose, missed dose and dexamethasone day of the history), ``a`` and ``b`` the add
 proportional residual SDs, and eta = (eta_CL, eta_V, kappa_1 .. kappa_m): the
 between-patient effects and one bioavailability effect per occasion (week) of the
 history. OFV is -2 log posterior up to a constant. CYP3A5 "unknown" is a mixture at the
-population frequency: each genotype is fitted and the one with the lower
-``OFV - 2 ln(prior share)`` is the mode.
+population frequency: each genotype is fitted and weighted by its Laplace posterior
+probability, ``share x exp(-OFV/2) x sqrt(det covariance)``.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ STEP_H = 1.0  # the PK grid (error ~1e-4 relative at 1 h: docs/tacrolimus.md)
 DIFFERENCE = 1e-5  # central-difference step on the eta scale (gradient, Hessian)
 SCREEN_OMEGAS = tuple(np.linspace(-2.5, 2.5, 11))  # eta_CL screened, in units of omega_CL
 OPTIMIZED_STARTS = 2  # local optimisations, from the best screened points
-BOUND_OMEGAS = 6.0  # no eta beyond 6 omegas (a search, not a prior: never reached in fits)
+BOUND_OMEGAS = 6.0  # no eta beyond 6 omegas (a search limit; a fit on it is warned)
 
 
 @dataclass(frozen=True)
@@ -197,12 +197,25 @@ def fit_genotype(problem: MapProblem, expresser: bool) -> Fit:
         if best is None or result.fun < best.fun:
             best = result
     assert best is not None
-    h = hessian(problem, best.x, expresser)
-    try:
-        covariance = 2.0 * np.linalg.inv(h)
-    except np.linalg.LinAlgError:  # pragma: no cover - a prior term keeps H positive
-        covariance = np.diag(problem.omegas**2)
+    covariance = _laplace_covariance(hessian(problem, best.x, expresser), problem.omegas)
     return Fit(expresser, best.x, float(best.fun), covariance, OPTIMIZED_STARTS, best.success)
+
+
+def _laplace_covariance(h: np.ndarray, omegas: np.ndarray) -> np.ndarray:
+    """2 x inverse Hessian, made symmetric positive definite: eigenvalues of H below the
+    prior's own curvature floor (numerical noise, or a mode on a bound) are raised to
+    it, so the covariance is never wider than the prior."""
+    floor = 2.0 / float(np.max(omegas**2))
+    values, vectors = np.linalg.eigh((h + h.T) / 2.0)
+    values = np.maximum(values, floor)
+    covariance: np.ndarray = 2.0 * (vectors / values) @ vectors.T
+    return covariance
+
+
+def at_bound(fit: Fit, omegas: np.ndarray) -> bool:
+    """The mode lies on the search's bounds (+-6 omegas): the data pull beyond what the
+    model deems plausible."""
+    return bool(np.any(np.abs(fit.etas) >= BOUND_OMEGAS * omegas * (1 - 1e-6)))
 
 
 @dataclass(frozen=True)
@@ -222,9 +235,14 @@ def estimate(problem: MapProblem, genotype: Genotype) -> Estimate:
     """MAP for a known genotype, or for each when "unknown" (a mixture at the
     population's expresser share)."""
     share = problem.model.cyp3a5.expresser_fraction
-    options = {"expresser": [(True, 1.0)], "non": [(False, 1.0)]}.get(
-        genotype, [(True, share), (False, 1.0 - share)]
-    )
+    choices = {
+        "expresser": [(True, 1.0)],
+        "non": [(False, 1.0)],
+        "unknown": [(True, share), (False, 1.0 - share)],
+    }
+    if genotype not in choices:
+        raise ValueError(f"genotype must be expresser, non or unknown; got {genotype!r}")
+    options = choices[genotype]
     fits = tuple(fit_genotype(problem, expresser) for expresser, _ in options)
     log_weights = np.array(
         [

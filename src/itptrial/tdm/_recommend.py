@@ -13,7 +13,7 @@ from itptrial.pk import Genotype, TacrolimusModel, load_tacrolimus_model
 from itptrial.pk import steady_state_concentration as at_steady_state
 from itptrial.protocol import Protocol
 from itptrial.tdm._history import History, plausibility_warnings
-from itptrial.tdm._map import Estimate, estimate, make_problem, patients_of
+from itptrial.tdm._map import Estimate, at_bound, estimate, make_problem, patients_of
 
 TAU_H = 12.0  # twice daily
 INTERVAL_DRAWS = 4000
@@ -38,7 +38,7 @@ class DosingRules:
 
     def __post_init__(self) -> None:
         low, high = self.target
-        if not 0 < low < high:
+        if not (0 < low < high and np.isfinite(high)):
             raise ValueError(f"target must be LOW-HIGH with 0 < LOW < HIGH; got {low:g}-{high:g}")
         if self.capsule_mg <= 0 or self.max_daily_mg < 2 * self.capsule_mg:
             raise ValueError("the capsule step and the largest daily dose must allow a dose")
@@ -172,16 +172,17 @@ def recommend(
     model = model or load_tacrolimus_model()
     problem = make_problem(model, history, weight_kg)
     result = estimate(problem, genotype)
-    mode = result.mode
-    best = patients_of(problem, mode.etas, mode.expresser)
     doses = rules.doses()
-    predicted = morning_trough(best.cl[0], best.v[0], best.ka[0], doses, rules.capsule_mg)
+    predicted = _mixture_troughs(result, problem, doses, rules.capsule_mg)
     k = int(np.argmin(np.abs(predicted - (low + high) / 2.0)))
     interval = _interval(result, problem, model, (doses[k], rules.capsule_mg), seed)
     morning, evening = split_daily(doses[k], rules.capsule_mg)
+    mode = result.mode
+    best = patients_of(problem, mode.etas, mode.expresser)
     expresser = sum(
         p for fit, p in zip(result.fits, result.probabilities, strict=True) if fit.expresser
     )
+    notes = _advice_warnings(history, result, problem, predicted, rules, where)
     return Recommendation(
         daily_dose_mg=float(doses[k]),
         morning_mg=float(morning),
@@ -193,8 +194,58 @@ def recommend(
         v_l=float(best.v[0]),
         expresser_probability=float(expresser),
         troughs_used=len(problem.troughs),
-        warnings=tuple(plausibility_warnings(history, where)),
+        warnings=tuple(plausibility_warnings(history, where)) + notes,
     )
+
+
+def _mixture_troughs(
+    result: Estimate, problem: Any, doses: np.ndarray, capsule_mg: float
+) -> np.ndarray:
+    """Predicted steady-state morning trough of each dose: each genotype's MAP
+    prediction weighted by its posterior probability (with a known genotype, its own)."""
+    total = np.zeros(len(doses))
+    for fit, probability in zip(result.fits, result.probabilities, strict=True):
+        patient = patients_of(problem, fit.etas, fit.expresser)
+        total += probability * morning_trough(
+            patient.cl[0], patient.v[0], patient.ka[0], doses, capsule_mg
+        )
+    return total
+
+
+INDUCTION_WEARS_OFF_DAYS = 5  # about 3 enzyme half-lives (36 h) after a course day
+
+
+def _advice_warnings(
+    history: History,
+    result: Estimate,
+    problem: Any,
+    predicted: np.ndarray,
+    rules: DosingRules,
+    where: str,
+) -> tuple[Problem, ...]:
+    """What the clinician must know about the advice itself."""
+    low, high = rules.target
+    out = []
+
+    def warn(message: str) -> None:
+        out.append(Problem(where, None, None, message, "warning"))
+
+    if predicted.min() > high:
+        warn(f"even {rules.doses()[0]:g} mg a day is predicted above {high:g} ng/mL")
+    if predicted.max() < low:
+        warn(f"even {rules.max_daily_mg:g} mg a day is predicted below {low:g} ng/mL")
+    for fit in result.fits:
+        if at_bound(fit, problem.omegas) or not fit.converged:
+            warn("the estimate hit its search limits or did not converge: check the history")
+            break
+    last_day = history.days - 1
+    recent = [d for d in history.dexamethasone_days if last_day - d < INDUCTION_WEARS_OFF_DAYS]
+    if recent:
+        warn(
+            "dexamethasone on the history's last days: its CYP3A induction is wearing off, "
+            "troughs will rise toward the prediction over about 5 days"
+        )
+    return tuple(out)
 
 
 def _interval(
