@@ -191,31 +191,14 @@ def test_an_interrupted_run_exits_130_and_writes_nothing(tmp_path: Path, sig: in
 
 def test_pages_of_two_runs_side_by_side_are_both_kept(two_workers: Any, tmp_path: Path) -> None:
     address = two_workers.scheduler.address
+
+    def page(name: str) -> None:
+        args = ["--n-per-arm", "20,20", "--trials", "4", "--scheduler", address, "--html"]
+        _run([*args, str(tmp_path / name)])
+
     for name in ("a.html", "b.html"):
-        _run(
-            [
-                "--n-per-arm",
-                "20,20",
-                "--trials",
-                "4",
-                "--scheduler",
-                address,
-                "--html",
-                str(tmp_path / name),
-            ]
-        )
+        page(name)
     assert sorted(p.name for p in tmp_path.iterdir() if p.suffix == ".html") == ["a.html", "b.html"]
     first = (tmp_path / "a.html").read_text()
-    _run(
-        [
-            "--n-per-arm",
-            "20,20",
-            "--trials",
-            "4",
-            "--scheduler",
-            address,
-            "--html",
-            str(tmp_path / "a.html"),
-        ]
-    )  # a re-run replaces its own page, same bytes
+    page("a.html")  # a re-run replaces its own page, same bytes
     assert (tmp_path / "a.html").read_text() == first

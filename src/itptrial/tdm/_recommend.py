@@ -9,7 +9,8 @@ from typing import Any
 import numpy as np
 
 from itptrial._errors import Problem
-from itptrial.pk import Genotype, TacrolimusModel, load_tacrolimus_model
+from itptrial._streams import children
+from itptrial.pk import Genotype, TacrolimusModel, load_tacrolimus_model, measured
 from itptrial.pk import steady_state_concentration as at_steady_state
 from itptrial.protocol import Protocol
 from itptrial.tdm._history import History, plausibility_warnings
@@ -133,10 +134,13 @@ def morning_trough(
 
 
 def _draws(
-    result: Estimate, model: TacrolimusModel, problem_size: int, seed: int
+    result: Estimate,
+    model: TacrolimusModel,
+    problem_size: int,
+    streams: list[np.random.SeedSequence],
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Posterior draws: genotype index, (eta_CL, eta_V), a new occasion's kappa."""
-    streams = np.random.SeedSequence(seed).spawn(4)
+    """Posterior draws: genotype index, (eta_CL, eta_V), a new occasion's kappa (from
+    ``streams`` 0, 1 and 2)."""
     genotype = np.random.default_rng(streams[0]).choice(
         len(result.fits), INTERVAL_DRAWS, p=result.probabilities
     )
@@ -257,7 +261,8 @@ def _interval(
 ) -> tuple[float, float]:
     """90% interval of the measured steady-state trough on ``dose`` (daily mg, capsule)."""
     daily_mg, capsule_mg = dose
-    genotype, etas, kappa = _draws(result, model, problem.size, seed)
+    streams = children(np.random.SeedSequence(seed), 4)  # the 4th: the assay's error
+    genotype, etas, kappa = _draws(result, model, problem.size, streams)
     expresser = np.array([result.fits[g].expresser for g in genotype])
     patients = [patients_of(problem, etas[expresser == flag], flag) for flag in (False, True)]
     true = np.empty(INTERVAL_DRAWS)
@@ -265,10 +270,8 @@ def _interval(
         chosen = expresser == flag
         f = np.exp(kappa[chosen])
         true[chosen] = morning_trough(group.cl, group.v, group.ka, daily_mg, capsule_mg, f)
-    rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(4)[3])
-    e = model.error
-    z = rng.standard_normal((2, INTERVAL_DRAWS))
-    observed = np.maximum(true * (1.0 + e.proportional * z[0]) + e.additive_ng_ml * z[1], 0.0)
+    z = np.random.default_rng(streams[3]).standard_normal((2, INTERVAL_DRAWS))
+    observed = measured(model, true, z[0], z[1])
     tail = (1.0 - INTERVAL_LEVEL) / 2.0
     lo, hi = np.quantile(observed, (tail, 1.0 - tail))
     return float(lo), float(hi)
