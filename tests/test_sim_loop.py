@@ -114,7 +114,11 @@ def variant(base: Protocol, change: dict[str, Any], rescue: dict[str, Any] | Non
 
 
 tdm_rules = st.tuples(
-    st.floats(1.0, 6.0), st.floats(0.5, 5.0), st.booleans(), st.floats(2.0, 10.0)
+    st.floats(1.0, 6.0),
+    st.floats(0.5, 5.0),
+    st.booleans(),
+    st.floats(2.0, 10.0),
+    st.sampled_from(["rule", "fixed"]),  # "map" runs only in the Python loop
 ).map(
     lambda t: {
         "trough_low_ng_ml": t[0],
@@ -122,6 +126,7 @@ tdm_rules = st.tuples(
         "measure_on_visits": t[2],
         "measure_days": () if t[2] else (2, 5, 9, 16, 30, 45, 60),
         "max_daily_dose_mg": t[3],
+        "strategy": t[4],
     }
 )
 rescue_rules = st.one_of(

@@ -68,6 +68,14 @@ def tacrolimus_mg(tables: Tables) -> list[float]:
     return tables["doses"].filter(pl.col("drug") == "tacrolimus").get_column("dose_mg").to_list()
 
 
+def one_dose_each(tables: Tables) -> bool:
+    """Every subject's tacrolimus dose is the same on every day."""
+    doses = tables["doses"].filter(pl.col("drug") == "tacrolimus")
+    return bool(
+        (doses.group_by("subject_id").agg(pl.col("dose_mg").n_unique())["dose_mg"] == 1).all()
+    )
+
+
 Check = Callable[[Tables, Tables], bool]
 CASES: dict[str, tuple[str, Check]] = {
     "visits.days": (
@@ -173,6 +181,10 @@ CASES: dict[str, tuple[str, Check]] = {
     "regimens.tacrolimus.tdm.max_daily_dose_mg": (
         "[regimens.tacrolimus.tdm]\nmax_daily_dose_mg = 1.5\n",
         lambda new, old: max(tacrolimus_mg(new)) == 1.5,
+    ),
+    "regimens.tacrolimus.tdm.strategy": (  # map: tests/test_tdm_evaluate.py (slow)
+        '[regimens.tacrolimus.tdm]\nstrategy = "fixed"\n',
+        lambda new, old: one_dose_each(new) and not one_dose_each(old),
     ),
     "rescue.count_below": (
         "[rescue]\ncount_below = 25\n",

@@ -941,6 +941,58 @@ def tdm_recommend(
         stdout.print(recommendation_text(advice), markup=False)
 
 
+@tdm_app.command("evaluate")
+@reports_input_errors
+def tdm_evaluate(
+    patients: Annotated[int, typer.Option(min=2, help="Virtual patients.")],
+    seed: Annotated[int, typer.Option(min=0, help="Random seed.")] = 20211211,
+    protocol: ProtocolOption = "target020",
+    scheduler: Annotated[
+        str | None, typer.Option(help="Dask scheduler tcp://HOST:PORT (default: local).")
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option(min=1, help="Local Dask workers (default: one per CPU).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """MAP-guided, rule-based and fixed dosing on virtual patients (docs/tdm.md)."""
+    from itptrial.design import dosing_setup, dosing_text, evaluate_dosing
+    from itptrial.pk import load_tacrolimus_model
+    from itptrial.protocol import load_protocol
+    from itptrial.sim import load_parameters
+
+    if scheduler is not None and workers is not None:
+        message = "give --workers (a local cluster) or --scheduler (an existing one), not both"
+        raise InputError([Problem("--workers", None, None, message)])
+    params = load_parameters()
+    try:
+        setup = dosing_setup(
+            load_protocol(protocol),
+            load_tacrolimus_model(),
+            params.tacrolimus.weight_median_kg,
+            params.tacrolimus.omega_weight,
+        )
+    except ValueError as error:
+        raise _argument_error("tdm evaluate", error) from None
+    with _progress("dosing virtual patients") as bar, _cluster(scheduler, workers) as client:
+        task = bar.add_task("patients", total=patients)
+        try:
+            result = evaluate_dosing(
+                setup,
+                patients,
+                seed,
+                client=client,
+                progress=lambda k: bar.advance(task, k),
+                check=_stop_if_signalled,
+            )
+        except KeyboardInterrupt:
+            _interrupted("interrupted: nothing written")
+    if as_json:
+        _print_json(result.as_dict())
+    else:
+        stdout.print(dosing_text(result), markup=False)
+
+
 @protocol_app.command("show")
 @reports_input_errors
 def protocol_show(

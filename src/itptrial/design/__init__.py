@@ -28,6 +28,17 @@ tests/test_design_sample_size.py against tests/reference/rpact_grid.json.
 
 from itptrial.design._assurance import Assurance, assurance, exact_power, success_table
 from itptrial.design._distributed import dask_client, machine_workers, run_tasks
+from itptrial.design._dosing import (
+    STRATEGIES,
+    DosingEvaluation,
+    DosingSetup,
+    PatientCourse,
+    StrategyResult,
+    dosing_setup,
+    evaluate_dosing,
+    patient_measures,
+    simulate_patient,
+)
 from itptrial.design._group_sequential import (
     BOUNDARIES,
     MAX_LOOKS,
@@ -56,35 +67,44 @@ from itptrial.design._randomization import (
     RandomizationList,
     randomization_list,
 )
-from itptrial.design._render import assurance_text, power_text, sample_size_text
+from itptrial.design._render import assurance_text, dosing_text, power_text, sample_size_text
 from itptrial.design._sample_size import Look, SampleSizeRates, sample_size_rates
 
 __all__ = [
     "BOUNDARIES",
     "MAX_LOOKS",
+    "STRATEGIES",
     "Assurance",
     "Boundary",
     "CrossingProbabilities",
+    "DosingEvaluation",
+    "DosingSetup",
     "EndpointDistribution",
     "GroupSequentialDesign",
     "IncompleteBlock",
     "Look",
     "LookResult",
+    "PatientCourse",
     "Phase2Assurance",
     "RandomizationList",
     "SampleSizeRates",
     "SequentialResult",
     "SimulatedPower",
+    "StrategyResult",
     "Summary",
     "assurance",
     "assurance_text",
     "check_power_arguments",
     "crossing_probabilities",
     "dask_client",
+    "dosing_setup",
+    "dosing_text",
+    "evaluate_dosing",
     "exact_power",
     "group_sequential_design",
     "look_sizes",
     "machine_workers",
+    "patient_measures",
     "pearson_z",
     "phase2_assurance",
     "power_text",
@@ -92,6 +112,7 @@ __all__ = [
     "run_tasks",
     "sample_size_rates",
     "sample_size_text",
+    "simulate_patient",
     "simulated_power",
     "success_table",
     "two_sided_p",

@@ -6,6 +6,7 @@ The results are data (frozen dataclasses); this module only renders them as text
 from __future__ import annotations
 
 from itptrial.design._assurance import Assurance
+from itptrial.design._dosing import DosingEvaluation, Estimate
 from itptrial.design._power import Phase2Assurance, SimulatedPower
 from itptrial.design._sample_size import SampleSizeRates
 
@@ -150,3 +151,36 @@ def power_text(result: SimulatedPower, phase2: Phase2Assurance | None = None) ->
 
 def _days(value: float | None) -> str:
     return "not reached" if value is None else f"{value:.0f} d"
+
+
+def dosing_text(result: DosingEvaluation) -> str:
+    """``itptrial tdm evaluate`` as a table: each strategy's measures with their 95%
+    intervals, then MAP's paired differences."""
+
+    def shown(e: Estimate, percent: bool = True) -> str:
+        scale, unit = (100.0, "%") if percent else (1.0, "")
+        lo, hi = e.ci95
+        return f"{e.value * scale:.1f}{unit} ({lo * scale:.1f}-{hi * scale:.1f})"
+
+    target = "-".join(f"{v:g}" for v in result.settings["target_ng_ml"])
+    lines = [
+        f"Tacrolimus dosing on {result.patients} virtual patients (seed {result.seed}), "
+        f"target {target} ng/mL; 95% bootstrap intervals",
+        f"{'strategy':<8} {'in range wk 2-12':<22} {'in range wk 1-4':<22} "
+        f"{'days to in range':<20} {'above 8 ng/mL':<18} mean mg/day",
+    ]
+    for name, r in result.strategies.items():
+        lines.append(
+            f"{name:<8} {shown(r.in_range_fraction):<22} "
+            f"{shown(r.in_range_fraction_weeks_1_4):<22} "
+            f"{shown(r.days_to_in_range, percent=False):<20} "
+            f"{shown(r.above_8_fraction):<18} {r.mean_daily_dose_mg:.2f}"
+        )
+    for pair, measures in result.differences.items():
+        label = pair.replace("_minus_", " - ")
+        lines.append(
+            f"{label}: in range wk 2-12 {shown(measures['in_range_fraction'])}, "
+            f"wk 1-4 {shown(measures['in_range_fraction_weeks_1_4'])}"
+        )
+    lines.append(result.note)
+    return "\n".join(lines)

@@ -193,14 +193,18 @@ class Eligibility(_Strict):
 
 
 class TroughTarget(_Strict):
-    """Trough-guided dosing: troughs measured at visits (and on ``measure_days``); an
-    off-target trough changes the dose proportionally toward the middle of the range."""
+    """Trough-guided dosing: troughs measured at visits (and on ``measure_days``), and
+    what a measured trough does to the dose (``strategy``): ``rule``, an off-target
+    trough changes the dose proportionally toward the middle of the range; ``map``, the
+    dose is the Bayesian MAP recommendation from every trough so far (docs/tdm.md);
+    ``fixed``, troughs are measured and recorded but the dose never changes."""
 
     trough_low_ng_ml: float = Field(gt=0, le=100)
     trough_high_ng_ml: float = Field(gt=0, le=100)
     measure_on_visits: bool = True
     measure_days: tuple[int, ...] = ()
     max_daily_dose_mg: float = Field(10.0, gt=0, le=100)
+    strategy: Literal["rule", "map", "fixed"] = "rule"
 
     @model_validator(mode="after")
     def _ordered(self) -> TroughTarget:

@@ -75,6 +75,7 @@ class Regimens(NamedTuple):
     step_mg: np.ndarray  # dose rounding step (daily doses)
     max_mg: np.ndarray  # largest daily dose (the TDM maximum; inf without TDM)
     guided: np.ndarray  # bool: trough-guided
+    titrated: np.ndarray  # bool: an off-target trough changes the dose (strategy "rule")
     on_visits: np.ndarray  # bool: troughs measured at visits
     measure_day: np.ndarray  # bool (regimen, day): troughs measured that day
     trough_low: np.ndarray
@@ -158,6 +159,9 @@ def regimens(given: dict[str, Regimen], days: int) -> Regimens:
         step_mg=np.array([r.dose_step_mg or 0.0 for r in listed], dtype=np.float64),
         max_mg=np.array([tdm_value(r, "max_daily_dose_mg", np.inf) for r in listed]),
         guided=np.array([r.tdm is not None for r in listed], dtype=np.bool_),
+        titrated=np.array(
+            [r.tdm is not None and r.tdm.strategy == "rule" for r in listed], dtype=np.bool_
+        ),
         on_visits=np.array(
             [r.tdm is not None and r.tdm.measure_on_visits for r in listed], dtype=np.bool_
         ),
@@ -398,7 +402,7 @@ def _patient_course(
                 continue
             out.troughs[i, day] = trough
             low, high = g.trough_low[r], g.trough_high[r]
-            if trough < low or trough > high:
+            if g.titrated[r] and (trough < low or trough > high):
                 proposed = daily_mg[r] * (low + high) / 2 / max(trough, 0.1)
                 daily_mg[r] = _rounded(proposed, g.step_mg[r], g.max_mg[r])
         out.tac_ng_ml[i, day] = concentration

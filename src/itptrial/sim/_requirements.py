@@ -50,6 +50,14 @@ def protocol_problems(
         elif regimen.tdm is not None and regimen.model not in MEASURABLE:
             message = f"the {regimen.model} model has no measurable trough concentration"
             problem(f"regimens.{key}.tdm", message)
+        elif regimen.tdm is not None and regimen.tdm.strategy == "map":
+            step, tdm = regimen.dose_step_mg or 0.0, regimen.tdm
+            if tdm.max_daily_dose_mg < 2 * step:
+                message = (
+                    f"strategy map doses twice daily in whole {step:g} mg steps: "
+                    f"max_daily_dose_mg must be at least {2 * step:g}"
+                )
+                problem(f"regimens.{key}.tdm.max_daily_dose_mg", message)
     for arm in (code for code in protocol.arm_codes if code in simulated):
         given = [k for k, r in protocol.regimens.items() if arm in r.arms]
         if not given:

@@ -34,6 +34,14 @@ from itptrial.sim._loop import Draws, Outputs, empty_outputs, regimens, rules, r
 from itptrial.sim._model import C, R, shared, steady_state, theta
 from itptrial.sim._parameters import ModelParameters
 from itptrial.sim._population import Population, bleeding_grade, draw_population
+from itptrial.tdm import (
+    History,
+    choose_dose,
+    regimen_rules,
+    rounded_daily_dose,
+    titrated_dose,
+    twice_daily_history,
+)
 
 STREAMS = (
     "population",
@@ -288,8 +296,8 @@ def execute_course(
 ) -> Course:
     """The protocol executed on drawn inputs, every patient on the regimen of ``arms``."""
     population, draws = drawn.population, drawn.draws
-    controller = _Controller(protocol, params, arms, population, draws.dropout_day)
-    if engine == "fast" and not python_loop:
+    controller = _Controller(protocol, params, arms, population, draws.dropout_day, pk_model)
+    if engine == "fast" and not python_loop and not controller.needs_python_loop():
         outputs = _compiled_loop(
             protocol, params, pk_model, population, controller, draws, progress
         )
@@ -440,22 +448,15 @@ class _Dosing:
     """One regimen executing for the patients of its arms."""
 
     def __init__(self, regimen: Regimen, on: np.ndarray, weight: np.ndarray) -> None:
-        self.regimen, self.on = regimen, on
+        self.regimen, self.on, self.weight = regimen, on, weight
         self.responded = np.zeros(len(on), dtype=bool)
         self.repeat = np.zeros(len(on), dtype=bool)
         self.daily_mg = np.zeros(len(on))
         if regimen.dose_mg_per_kg_day is not None:
             assert regimen.dose_step_mg is not None
+            high = regimen.tdm.max_daily_dose_mg if regimen.tdm else np.inf
             start = regimen.dose_mg_per_kg_day * weight
-            self.daily_mg = self._rounded(start)
-
-    def _rounded(self, mg: np.ndarray) -> np.ndarray:
-        """A daily dose in whole steps, at least one step, at most the TDM maximum."""
-        step = self.regimen.dose_step_mg
-        assert step is not None
-        high = self.regimen.tdm.max_daily_dose_mg if self.regimen.tdm else np.inf
-        rounded: np.ndarray = np.clip(np.round(mg / step) * step, step, high)
-        return rounded
+            self.daily_mg = rounded_daily_dose(start, regimen.dose_step_mg, high)
 
     def assess(self, day: int, seen: np.ndarray, qualifies: np.ndarray) -> None:
         """Response up to the regimen's assessment day decides a repeated course."""
@@ -479,14 +480,29 @@ class _Dosing:
         who: np.ndarray = self.on & measured
         return who
 
-    def adjust(self, measured: np.ndarray, troughs: np.ndarray) -> None:
-        """An off-target trough moves the dose proportionally toward mid-target."""
+    def adjust(
+        self,
+        measured: np.ndarray,
+        troughs: np.ndarray,
+        history: Callable[[int], History],
+        pk_model: TacrolimusModel,
+    ) -> None:
+        """Tomorrow's dose after today's measured troughs, by the regimen's strategy:
+        ``rule``, an off-target trough moves the dose proportionally toward mid-target;
+        ``map``, the MAP recommendation from the patient's ``history(i)`` so far (the
+        genotype unknown, as in the trial's data); ``fixed``, unchanged."""
         tdm = self.regimen.tdm
         assert tdm is not None
-        low, high = tdm.trough_low_ng_ml, tdm.trough_high_ng_ml
-        off_target = measured & ((troughs < low) | (troughs > high))
-        proposed = self.daily_mg * (low + high) / 2 / np.maximum(troughs, 0.1)
-        self.daily_mg = np.where(off_target, self._rounded(proposed), self.daily_mg)
+        rules = regimen_rules(self.regimen)
+        if tdm.strategy == "rule":
+            titrated = titrated_dose(
+                self.daily_mg, troughs, rules.target, rules.capsule_mg, rules.max_daily_mg
+            )
+            self.daily_mg = np.where(measured, titrated, self.daily_mg)
+        elif tdm.strategy == "map":
+            for i in np.flatnonzero(measured):
+                choice = choose_dose(history(int(i)), float(self.weight[i]), rules, model=pk_model)
+                self.daily_mg[i] = choice.daily_mg
 
     def dose(self, day: int) -> np.ndarray:
         """Today's dose in mg for every patient (0 for those not on the regimen)."""
@@ -512,9 +528,11 @@ class _Controller:
         arms: np.ndarray,
         population: Population,
         dropout: np.ndarray,
+        pk_model: TacrolimusModel,
     ) -> None:
         n, horizon = len(arms), protocol.endpoints.horizon
         self.protocol, self.params, self.n, self.dropout = protocol, params, n, dropout
+        self.pk_model = pk_model
         # regimens of arms left out (0 subjects) are not given, nor need a drug module
         self.dosing = {
             key: _Dosing(r, np.isin(arms, r.arms), population.weight)
@@ -538,6 +556,14 @@ class _Controller:
             tac_ng_ml=np.zeros((n, horizon + 1)),
         )
 
+    def needs_python_loop(self) -> bool:
+        """MAP-guided dosing (an optimisation per measured trough, in scipy) runs only in
+        the Python day loop."""
+        return any(
+            d.regimen.tdm is not None and d.regimen.tdm.strategy == "map"
+            for d in self.dosing.values()
+        )
+
     def decide(
         self, day: int, seen: np.ndarray, counts: np.ndarray, grades: np.ndarray
     ) -> np.ndarray:
@@ -559,15 +585,27 @@ class _Controller:
         return self._rescue(day, seen, counts, grades)
 
     def monitor(self, day: int, seen: np.ndarray, trough: np.ndarray, troughs: np.ndarray) -> None:
-        """Record today's measured pre-dose troughs of the trough-guided regimens; an
-        off-target one changes the dose from tomorrow on (the result comes after the
-        morning dose)."""
+        """Record today's measured pre-dose troughs of the trough-guided regimens; they
+        set the dose from tomorrow on (the result comes after the morning dose)."""
         in_study = day < self.dropout
+
+        def history(i: int) -> History:
+            """Patient i's tacrolimus history to today: doses, dexamethasone days and the
+            troughs measured so far."""
+            s = self.schedule
+            measured = np.flatnonzero(~np.isnan(troughs[i, : day + 1]))
+            return twice_daily_history(
+                self.twice_daily(s.tac_mg[i, : day + 1]),
+                list(np.flatnonzero(s.dex[i, : day + 1] > 0)),
+                measured,
+                troughs[i, measured],
+            )
+
         for dosing in self.dosing.values():
             if dosing.regimen.tdm is not None:
                 measured = dosing.measuring(day, seen, in_study)
                 troughs[measured, day] = np.round(trough[measured], 1)
-                dosing.adjust(measured, troughs[:, day])
+                dosing.adjust(measured, troughs[:, day], history, self.pk_model)
 
     def _rescue(
         self, day: int, seen: np.ndarray, counts: np.ndarray, grades: np.ndarray

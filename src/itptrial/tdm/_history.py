@@ -194,6 +194,36 @@ def parse_history(text: str, where: str = "history") -> History:
     )
 
 
+HISTORY_ORIGIN = dt.datetime(2000, 1, 1)  # day 0 of a history built from arrays
+
+
+def twice_daily_history(
+    doses_mg: np.ndarray,
+    dexamethasone_days: tuple[int, ...] | list[int],
+    trough_days: np.ndarray | list[int],
+    troughs_ng_ml: np.ndarray | list[float],
+    first_hour: float = 8.0,
+) -> History:
+    """The history of a course given as arrays (a simulated patient's): ``doses_mg[d]``
+    the (morning, evening) doses of day d at ``first_hour`` and 12 h later, 0 for a
+    missed dose; a trough at ``first_hour`` of each of ``trough_days`` (taken before that
+    day's morning dose); dexamethasone course days. Day 0 is :data:`HISTORY_ORIGIN`."""
+    doses = np.asarray(doses_mg, dtype=float).reshape(-1, 2)
+    times = np.arange(len(doses))[:, None] * HOURS_PER_DAY + np.array([first_hour, first_hour + 12])
+    taken = doses > 0.0
+    trough_times = np.asarray(trough_days, dtype=float) * HOURS_PER_DAY + first_hour
+    return History(
+        origin=HISTORY_ORIGIN,
+        dose_times_h=times[taken],
+        doses_mg=doses[taken],
+        missed_times_h=times[~taken],
+        trough_times_h=trough_times,
+        troughs_ng_ml=np.asarray(troughs_ng_ml, dtype=float),
+        trough_lines=tuple(range(1, len(trough_times) + 1)),
+        dexamethasone_days=tuple(sorted(set(int(d) for d in dexamethasone_days))),
+    )
+
+
 def plausibility_warnings(history: History, where: str = "history") -> list[Problem]:
     """Implausible but possible inputs (issue 12): a trough above 30 ng/mL, more than
     10 mg in a calendar day, a trough before any dose, a trough less than 10 h after a

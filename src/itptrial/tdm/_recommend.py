@@ -12,9 +12,16 @@ from itptrial._errors import Problem
 from itptrial._streams import children
 from itptrial.pk import Genotype, TacrolimusModel, load_tacrolimus_model, measured
 from itptrial.pk import steady_state_concentration as at_steady_state
-from itptrial.protocol import Protocol
+from itptrial.protocol import Protocol, Regimen
 from itptrial.tdm._history import History, plausibility_warnings
-from itptrial.tdm._map import Estimate, at_bound, estimate, make_problem, patients_of
+from itptrial.tdm._map import (
+    Estimate,
+    MapProblem,
+    at_bound,
+    estimate,
+    make_problem,
+    patients_of,
+)
 
 TAU_H = 12.0  # twice daily
 INTERVAL_DRAWS = 4000
@@ -44,26 +51,37 @@ class DosingRules:
         if self.capsule_mg <= 0 or self.max_daily_mg < 2 * self.capsule_mg:
             raise ValueError("the capsule step and the largest daily dose must allow a dose")
 
+    def target_floats(self) -> tuple[float, float]:
+        return float(self.target[0]), float(self.target[1])
+
     def doses(self) -> np.ndarray:
         """Every daily dose allowed: whole capsules, at least one per administration."""
         count = int(np.floor(self.max_daily_mg / self.capsule_mg + 1e-9))
         return np.arange(2, count + 1) * self.capsule_mg
 
 
-def dosing_rules(protocol: Protocol, target: tuple[float, float] | None = None) -> DosingRules:
-    """The rules of the protocol's trough-guided regimen (``target`` overrides its
-    range); ValueError when the protocol has none."""
+def regimen_rules(regimen: Regimen, target: tuple[float, float] | None = None) -> DosingRules:
+    """The rules of one trough-guided regimen (``target`` overrides its range)."""
+    tdm, step = regimen.tdm, regimen.dose_step_mg
+    if tdm is None or step is None:
+        raise ValueError(f"regimen {regimen.drug!r} is not trough-guided")
+    return DosingRules(
+        target or (tdm.trough_low_ng_ml, tdm.trough_high_ng_ml), step, tdm.max_daily_dose_mg
+    )
+
+
+def guided_regimen(protocol: Protocol) -> Regimen:
+    """The protocol's (first) trough-guided regimen; ValueError when it has none."""
     guided = [r for r in protocol.regimens.values() if r.tdm is not None]
     if not guided:
         raise ValueError(f"protocol {protocol.name!r} has no trough-guided regimen")
-    regimen = guided[0]
-    assert regimen.tdm is not None and regimen.dose_step_mg is not None
-    tdm = regimen.tdm
-    return DosingRules(
-        target or (tdm.trough_low_ng_ml, tdm.trough_high_ng_ml),
-        regimen.dose_step_mg,
-        tdm.max_daily_dose_mg,
-    )
+    return guided[0]
+
+
+def dosing_rules(protocol: Protocol, target: tuple[float, float] | None = None) -> DosingRules:
+    """The rules of the protocol's trough-guided regimen (``target`` overrides its
+    range); ValueError when the protocol has none."""
+    return regimen_rules(guided_regimen(protocol), target)
 
 
 @dataclass(frozen=True)
@@ -156,6 +174,40 @@ def _draws(
     return genotype, etas, kappa
 
 
+@dataclass(frozen=True)
+class DoseChoice:
+    """The MAP estimate of a history and the allowed dose it leads to (no interval:
+    :func:`recommend` adds it and the warnings)."""
+
+    daily_mg: float
+    predicted_trough: float  # of daily_mg, at steady state (genotypes weighed)
+    estimate: Estimate
+    problem: MapProblem
+    doses: np.ndarray  # every allowed daily dose ...
+    predicted: np.ndarray  # ... and its predicted steady-state trough
+
+
+def choose_dose(
+    history: History,
+    weight_kg: float,
+    rules: DosingRules,
+    genotype: Genotype = "unknown",
+    model: TacrolimusModel | None = None,
+) -> DoseChoice:
+    """MAP estimate (:func:`itptrial.tdm.estimate`) of the history, then the dose
+    allowed by ``rules`` whose predicted steady-state morning trough is nearest the
+    target's middle. Raises ``ValueError`` for an invalid weight."""
+    if not 20.0 <= weight_kg <= 250.0:
+        raise ValueError(f"weight must be 20-250 kg; got {weight_kg:g}")
+    low, high = rules.target
+    problem = make_problem(model or load_tacrolimus_model(), history, weight_kg)
+    result = estimate(problem, genotype)
+    doses = rules.doses()
+    predicted = _mixture_troughs(result, problem, doses, rules.capsule_mg)
+    k = int(np.argmin(np.abs(predicted - (low + high) / 2.0)))
+    return DoseChoice(float(doses[k]), float(predicted[k]), result, problem, doses, predicted)
+
+
 def recommend(
     history: History,
     weight_kg: float,
@@ -165,35 +217,29 @@ def recommend(
     where: str = "history",
     seed: int = 0,
 ) -> Recommendation:
-    """MAP estimate (:func:`itptrial.tdm.estimate`) of the history, then the dose
-    allowed by ``rules`` (:func:`dosing_rules`) nearest the target's middle.
+    """:func:`choose_dose`, with the 90% prediction interval of the trough on that dose
+    and the warnings on the inputs and on the advice.
 
     Raises ``ValueError`` for an invalid weight.
     """
-    if not 20.0 <= weight_kg <= 250.0:
-        raise ValueError(f"weight must be 20-250 kg; got {weight_kg:g}")
-    low, high = rules.target
     model = model or load_tacrolimus_model()
-    problem = make_problem(model, history, weight_kg)
-    result = estimate(problem, genotype)
-    doses = rules.doses()
-    predicted = _mixture_troughs(result, problem, doses, rules.capsule_mg)
-    k = int(np.argmin(np.abs(predicted - (low + high) / 2.0)))
-    interval = _interval(result, problem, model, (doses[k], rules.capsule_mg), seed)
-    morning, evening = split_daily(doses[k], rules.capsule_mg)
+    choice = choose_dose(history, weight_kg, rules, genotype, model)
+    result, problem = choice.estimate, choice.problem
+    interval = _interval(result, problem, model, (choice.daily_mg, rules.capsule_mg), seed)
+    morning, evening = split_daily(choice.daily_mg, rules.capsule_mg)
     mode = result.mode
     best = patients_of(problem, mode.etas, mode.expresser)
     expresser = sum(
         p for fit, p in zip(result.fits, result.probabilities, strict=True) if fit.expresser
     )
-    notes = _advice_warnings(history, result, problem, predicted, rules, where)
+    notes = _advice_warnings(history, result, problem, choice.predicted, rules, where)
     return Recommendation(
-        daily_dose_mg=float(doses[k]),
+        daily_dose_mg=choice.daily_mg,
         morning_mg=float(morning),
         evening_mg=float(evening),
-        predicted_trough=float(predicted[k]),
+        predicted_trough=choice.predicted_trough,
         interval_90=interval,
-        target=(float(low), float(high)),
+        target=rules.target_floats(),
         cl_l_per_h=float(best.cl[0]),
         v_l=float(best.v[0]),
         expresser_probability=float(expresser),
