@@ -95,10 +95,10 @@ def test_day_zero_never_counts_and_never_in_range_is_the_last_day() -> None:
 
 def test_bootstrap_intervals_contain_the_mean_and_vanish_for_equal_patients() -> None:
     s = setup_of(("rule", "fixed"))
-    same = [course(np.tile(np.full(s.days, 4.0), (2, 1))) for _ in range(5)]
+    same = [course(np.tile(np.full(s.days, 4.0), (3, 1))) for _ in range(5)]
     results, _ = summarize(s, same, np.random.SeedSequence(1))
     assert results["rule"].in_range_fraction.ci95 == (1.0, 1.0)
-    mixed = [course(np.tile(np.full(s.days, v), (2, 1))) for v in (1.0, 4.0, 4.0, 9.0, 4.0)]
+    mixed = [course(np.tile(np.full(s.days, v), (3, 1))) for v in (1.0, 4.0, 4.0, 9.0, 4.0)]
     results, _ = summarize(s, mixed, np.random.SeedSequence(1))
     e = results["rule"].in_range_fraction
     assert e.value == pytest.approx((3 * (s.days - 7) / (s.days - 7)) / 5)
@@ -116,6 +116,7 @@ def test_fixed_strategy_keeps_the_protocol_dose(patients: list[PatientCourse]) -
     for p in patients:
         start = max(0.5, min(6.0, np.round(0.03 * p.weight_kg / 0.5) * 0.5))
         assert (p.daily_mg[1] == start).all()
+        assert p.daily_mg.shape[0] == 3  # rule, fixed, then the bound
 
 
 def test_rule_strategy_is_proportional_titration_by_hand(patients: list[PatientCourse]) -> None:
@@ -133,6 +134,26 @@ def test_rule_strategy_is_proportional_titration_by_hand(patients: list[PatientC
                 expected = before
             assert daily[day] == expected, (day, before, reading[day - 1])
     assert changed >= 3  # the rule acted
+
+
+def test_bound_is_the_oracle_dose_throughout(patients: list[PatientCourse]) -> None:
+    """The bound's dose: of the allowed doses (1-6 mg in 0.5 mg steps), the one whose
+    steady-state trough at the true CL/F, V/F and ka (Bateman superposition, written out
+    here) is nearest 4 ng/mL."""
+    for p in patients:
+        cl, v, ka = p.pk.cl[0], p.pk.v[0], p.pk.ka[0]
+        k = cl / v
+        best, best_gap = 0.0, np.inf
+        for daily in np.arange(2, 13) * 0.5:
+            morning = np.ceil(daily / 2 / 0.5 - 1e-9) * 0.5
+            trough = 0.0
+            for dose, t in ((morning, 24.0), (daily - morning, 12.0)):
+                trough += (dose * ka / (v * (ka - k)) * 1000.0
+                           * (np.exp(-k * t) / (1 - np.exp(-k * 24.0))
+                              - np.exp(-ka * t) / (1 - np.exp(-ka * 24.0))))  # fmt: skip
+            if abs(trough - 4.0) < best_gap:
+                best, best_gap = daily, abs(trough - 4.0)
+        assert (p.daily_mg[-1] == best).all()
 
 
 def test_rule_helper_by_hand() -> None:
@@ -192,6 +213,7 @@ def test_map_strategy_and_cli_json(capsys: pytest.CaptureFixture[str]) -> None:
         lo, hi = measures["in_range_fraction_ci95"]
         assert lo <= measures["in_range_fraction"] <= hi
     assert set(out["differences"]) == {"map_minus_rule", "map_minus_fixed"}
+    assert 0.0 <= out["bound"]["in_range_fraction"] <= 1.0
     s = setup_of(("map",))
     p = simulate_patient(s, np.random.SeedSequence(11))
     changes = np.flatnonzero(np.diff(p.daily_mg[0])) + 1

@@ -169,7 +169,7 @@ def dosing_text(result: DosingEvaluation) -> str:
         f"{'strategy':<8} {'in range wk 2-12':<22} {'in range wk 1-4':<22} "
         f"{'days to in range':<20} {'above 8 ng/mL':<18} mean mg/day",
     ]
-    for name, r in result.strategies.items():
+    for name, r in (*result.strategies.items(), ("bound", result.bound)):
         lines.append(
             f"{name:<8} {shown(r.in_range_fraction):<22} "
             f"{shown(r.in_range_fraction_weeks_1_4):<22} "
