@@ -59,6 +59,12 @@ tdm_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(tdm_app, name="tdm")
+user_app = typer.Typer(help="Accounts of the web application (docs/web.md).", no_args_is_help=True)
+app.add_typer(user_app, name="user")
+audit_app = typer.Typer(
+    help="The web application's audit trail (docs/web.md).", no_args_is_help=True
+)
+app.add_typer(audit_app, name="audit")
 
 # No markup, emoji or highlighting: a problem line prints exactly as written (rich would
 # turn "platelets:100:count" into an emoji and "[x]" into markup).
@@ -991,6 +997,88 @@ def tdm_evaluate(
         _print_json(result.as_dict())
     else:
         stdout.print(dosing_text(result), markup=False)
+
+
+DbOption = Annotated[
+    str, typer.Option("--db", help="Database URL (sqlite:///FILE or postgresql+psycopg://...).")
+]
+
+
+def _database(url: str) -> Any:
+    from itptrial.web import open_database
+
+    try:
+        return open_database(url)
+    except Exception as error:  # a URL SQLAlchemy cannot open, a server not reachable
+        message = f"cannot open the database: {str(error).splitlines()[0]}"
+        raise InputError([Problem("--db", None, None, message)]) from None
+
+
+@app.command()
+@reports_input_errors
+def serve(
+    db: DbOption = "sqlite:///itptrial.db",
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port.")] = 8000,
+    protocol: ProtocolOption = "target020",
+) -> None:
+    """Run the web application: migrations applied, then the URL printed (docs/web.md)."""
+    import uvicorn
+
+    from itptrial.protocol import load_protocol
+    from itptrial.web import create_app
+
+    protocol_obj = load_protocol(protocol)
+    database = _database(db)
+    stdout.print(f"itptrial serving {protocol_obj.name} at http://{host}:{port}/", markup=False)
+    uvicorn.run(create_app(database, protocol_obj), host=host, port=port, log_level="warning")
+
+
+@user_app.command("add")
+@reports_input_errors
+def user_add(
+    name: Annotated[str, typer.Argument(help="Username.")],
+    role: Annotated[str, typer.Option(help="admin, investigator, monitor or statistician.")],
+    site: Annotated[str | None, typer.Option(help="The investigator's site.")] = None,
+    db: DbOption = "sqlite:///itptrial.db",
+) -> None:
+    """Add an account; the password is read from stdin (one line)."""
+    from itptrial.web import ServiceError, add_user
+
+    password = sys.stdin.readline().rstrip("\n")
+    database = _database(db)
+    try:
+        add_user(database, name, password, role, site)
+    except ServiceError as error:
+        raise InputError([Problem("user add", None, None, error.message)]) from None
+    stdout.print(f"added {role} {name}" + (f" of site {site}" if site else ""), markup=False)
+
+
+@audit_app.command("head")
+@reports_input_errors
+def audit_head_command(db: DbOption = "sqlite:///itptrial.db") -> None:
+    """Print the audit chain's head hash (keep it outside the database)."""
+    from itptrial.web import audit_head
+
+    stdout.print(audit_head(_database(db)), markup=False)
+
+
+@audit_app.command("verify")
+@reports_input_errors
+def audit_verify(
+    db: DbOption = "sqlite:///itptrial.db",
+    head: Annotated[str | None, typer.Option(help="The head kept outside the database.")] = None,
+) -> None:
+    """Exit 0 when the hash chain is intact (and ends at --head), else 1."""
+    from itptrial.web import verify_chain
+
+    broken = verify_chain(_database(db), head)
+    if broken is None:
+        stdout.print("audit trail intact", markup=False)
+        return
+    where = "the chain" if broken.entry_id == 0 else f"entry {broken.entry_id}"
+    stderr.print(f"audit trail broken at {where}: {broken.reason}", markup=False)
+    raise typer.Exit(1)
 
 
 @protocol_app.command("show")

@@ -1,0 +1,436 @@
+"""What the application does, without HTTP: users and sessions, the randomization list,
+enrolment and concealed randomization, data entry with reasons and retractions,
+signatures and the live view. Every change is audited in its own transaction.
+
+Errors are :class:`ServiceError` with the HTTP status the API returns.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import io
+import json
+import secrets
+import zipfile
+from dataclasses import dataclass, field
+from typing import Any
+
+import polars as pl
+from argon2 import PasswordHasher
+from argon2.exceptions import VerificationError
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from itptrial._errors import InputError
+from itptrial.data import TABLES, dataset_from_frames
+from itptrial.endpoints import adjudicate
+from itptrial.protocol import Protocol
+from itptrial.web._audit import append, utc_now
+from itptrial.web._db import (
+    Database,
+    LoginFailure,
+    RandomizationList,
+    Record,
+    Signature,
+    Slot,
+    Subject,
+    Token,
+    User,
+)
+
+ROLES = ("admin", "investigator", "monitor", "statistician")
+RECORD_TABLES = ("platelets", "bleeding", "rescue", "adverse_events", "doses", "drug_levels")
+TOKEN_HOURS = 12
+MAX_FAILURES, FAILURE_WINDOW_MIN = 5, 15  # failed logins per user per window
+_HASHER = PasswordHasher()  # argon2id, the library's defaults (RFC 9106)
+
+
+@dataclass
+class ServiceError(Exception):
+    status: int
+    message: str
+    problems: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def add_user(db: Database, username: str, password: str, role: str, site: str | None,
+             by: str = "cli") -> None:  # fmt: skip
+    """A new account (investigators need a site); logged in the audit trail."""
+    if role not in ROLES:
+        raise ServiceError(400, f"role must be one of {', '.join(ROLES)}; got {role!r}")
+    if role == "investigator" and not site:
+        raise ServiceError(400, "an investigator needs --site")
+    if len(password) < 8:
+        raise ServiceError(400, "the password must have at least 8 characters")
+    with db.transaction() as s:
+        if s.execute(select(User).where(User.username == username)).scalar() is not None:
+            raise ServiceError(409, f"user {username!r} exists")
+        s.add(User(username=username, password_hash=_HASHER.hash(password), role=role,
+                   site_id=site, active=True))  # fmt: skip
+        append(s, by, "users", username, None, {"role": role, "site_id": site}, "account created")
+
+
+def login(db: Database, username: str, password: str) -> str:
+    """A bearer token, or 401; more than 5 failures in 15 minutes: 429."""
+    now = dt.datetime.now(dt.UTC)
+    since = (now - dt.timedelta(minutes=FAILURE_WINDOW_MIN)).strftime("%Y-%m-%dT%H:%M:%S")
+    with db.transaction() as s:
+        failures = s.execute(
+            select(func.count()).where(LoginFailure.username == username, LoginFailure.at >= since)
+        ).scalar_one()
+        if failures >= MAX_FAILURES:
+            raise ServiceError(429, "too many failed logins: try again later")
+        user = s.execute(select(User).where(User.username == username)).scalar()
+        try:
+            ok = user is not None and user.active and _HASHER.verify(user.password_hash, password)
+        except VerificationError:
+            ok = False
+        if not ok or user is None:
+            s.add(LoginFailure(username=username, at=now.strftime("%Y-%m-%dT%H:%M:%S")))
+        else:
+            token = secrets.token_urlsafe(32)
+            expires = (now + dt.timedelta(hours=TOKEN_HOURS)).strftime("%Y-%m-%dT%H:%M:%S")
+            s.add(Token(token_hash=_hash_token(token), user_id=user.id, expires_at=expires))
+            return token
+    raise ServiceError(401, "wrong username or password")
+
+
+def user_of_token(db: Database, token: str) -> User:
+    now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    with db.sessions() as s:
+        row = s.execute(
+            select(User)
+            .join(Token, Token.user_id == User.id)
+            .where(Token.token_hash == _hash_token(token), Token.expires_at > now)
+        ).scalar()
+    if row is None or not row.active:
+        raise ServiceError(401, "not authenticated")
+    return row
+
+
+def require(user: User, *roles: str) -> None:
+    if user.role not in roles:
+        raise ServiceError(403, f"a {user.role} may not do this")
+
+
+def _subject(s: Session, user: User, subject_id: str) -> Subject:
+    """The subject, if this user may see it (another site's: 404, as if absent)."""
+    subject = s.get(Subject, subject_id)
+    if subject is None or (user.role == "investigator" and subject.site_id != user.site_id):
+        raise ServiceError(404, f"no subject {subject_id!r}")
+    return subject
+
+
+def upload_list(db: Database, user: User, text: str, protocol: Protocol) -> dict[str, Any]:
+    """Store the list of ``itptrial randomize`` (columns sequence, stratum, arm), once."""
+    require(user, "admin")
+    rows = list(csv.DictReader(io.StringIO(text)))
+    problems = []
+    if not rows or not {"sequence", "stratum", "arm"} <= set(rows[0]):
+        raise ServiceError(422, "expected the CSV of itptrial randomize: sequence, stratum, arm")
+    seen = set()
+    for line, row in enumerate(rows, start=2):
+        if row["arm"] not in protocol.arm_codes:
+            problems.append({"line": line, "field": "arm", "message": "not an arm of the protocol"})
+        if not row["sequence"].isdigit() or (row["stratum"], row["sequence"]) in seen:
+            problems.append({"line": line, "field": "sequence", "message": "bad or repeated"})
+        seen.add((row["stratum"], row["sequence"]))
+    if problems:
+        raise ServiceError(422, "the list has errors", problems)
+    with db.transaction() as s:
+        if s.execute(select(RandomizationList)).scalar() is not None:
+            raise ServiceError(409, "the randomization list is locked: it was uploaded already")
+        digest = hashlib.sha256(text.encode()).hexdigest()
+        s.add(RandomizationList(sha256=digest, uploaded_by=user.username, uploaded_at=utc_now(),
+                                allocations=len(rows)))  # fmt: skip
+        for row in rows:
+            s.add(Slot(stratum=row["stratum"], sequence=int(row["sequence"]), arm=row["arm"]))
+        # the log records that a list was uploaded, never its allocations
+        append(s, user.username, "randomization_lists", digest, None,
+               {"allocations": len(rows)}, "list uploaded and locked")  # fmt: skip
+    return {"allocations": len(rows), "sha256": digest}
+
+
+def enrol(db: Database, user: User, body: dict[str, Any], protocol: Protocol) -> dict[str, Any]:
+    require(user, "investigator")
+    subject_id, site = str(body.get("subject_id") or ""), str(body.get("site_id") or "")
+    if not subject_id or not site:
+        raise ServiceError(422, "subject_id and site_id are required",
+                           [{"field": "subject_id", "message": "required"}])  # fmt: skip
+    if site != user.site_id:
+        raise ServiceError(403, f"an investigator of site {user.site_id} may not enrol at {site}")
+    sex, age = body.get("sex"), body.get("age")
+    if sex not in (None, "M", "F"):
+        raise ServiceError(422, "sex must be M or F", [{"field": "sex", "message": "M or F"}])
+    if age is not None and (not isinstance(age, int) or not 0 <= age <= 120):
+        raise ServiceError(422, "age must be whole years 0-120",
+                           [{"field": "age", "message": "whole years 0-120"}])  # fmt: skip
+    with db.transaction() as s:
+        if s.get(Subject, subject_id) is not None:
+            raise ServiceError(409, f"subject {subject_id!r} exists")
+        s.add(Subject(subject_id=subject_id, site_id=site, sex=sex, age=age,
+                      randomized_in_error=False))  # fmt: skip
+        new = {"site_id": site, "sex": sex, "age": age}
+        append(s, user.username, "subjects", subject_id, None, new, "enrolled")
+    return {"subject_id": subject_id, "site_id": site, "sex": sex, "age": age}
+
+
+def _eligibility_problem(subject: Subject, protocol: Protocol) -> str | None:
+    rules = protocol.eligibility
+    if rules is None:
+        return None
+    if (rules.min_age is not None or rules.max_age is not None) and subject.age is None:
+        return "the protocol limits age: enter the subject's age first"
+    if rules.min_age is not None and subject.age is not None and subject.age < rules.min_age:
+        return f"younger than the protocol's minimum age {rules.min_age}"
+    if rules.max_age is not None and subject.age is not None and subject.age > rules.max_age:
+        return f"older than the protocol's maximum age {rules.max_age}"
+    return None
+
+
+def randomize(db: Database, user: User, subject_id: str, stratum: str | None,
+              protocol: Protocol) -> dict[str, Any]:  # fmt: skip
+    """Reveal the next allocation of the subject's stratum, atomically: the lowest free
+    sequence, locked (BEGIN IMMEDIATE on SQLite, FOR UPDATE on PostgreSQL), its subject
+    set under a UNIQUE constraint."""
+    require(user, "investigator")
+    chosen = stratum or "all"
+    with db.transaction() as s:
+        subject = _subject(s, user, subject_id)
+        if subject.arm is not None:
+            raise ServiceError(409, f"subject {subject_id!r} is randomized already")
+        problem = _eligibility_problem(subject, protocol)
+        if problem:
+            raise ServiceError(
+                422, f"not eligible: {problem}", [{"field": "age", "message": problem}]
+            )
+        slot = s.execute(
+            select(Slot)
+            .where(Slot.stratum == chosen, Slot.subject_id.is_(None))
+            .order_by(Slot.sequence)
+            .limit(1)
+            .with_for_update()
+        ).scalar()
+        if slot is None:
+            raise ServiceError(409, f"no allocation left in stratum {chosen!r} (or no list)")
+        today = dt.datetime.now(dt.UTC).date().isoformat()
+        slot.subject_id = subject_id
+        subject.arm, subject.sequence, subject.stratum = slot.arm, slot.sequence, chosen
+        subject.randomization_date = today
+        new = {"arm": slot.arm, "sequence": slot.sequence, "stratum": chosen, "date": today}
+        append(s, user.username, "randomization", subject_id, None, new, "randomized")
+        try:
+            s.flush()
+        except IntegrityError:  # pragma: no cover - the lock makes this unreachable
+            raise ServiceError(409, "the allocation was taken: try again") from None
+    return {"arm": slot.arm, "sequence": slot.sequence, "randomization_date": today}
+
+
+def _tables(s: Session, subjects: list[Subject], protocol: Protocol) -> dict[str, pl.DataFrame]:
+    """The native dataset of ``subjects`` (randomized ones), retractions left out;
+    treatment_start_date is the first dose's date (data.md: Day 0 is the first dose)."""
+    ids = [x.subject_id for x in subjects if x.arm is not None]
+    rows: dict[str, list[dict[str, Any]]] = {t: [] for t in RECORD_TABLES}
+    records = s.execute(
+        select(Record)
+        .where(Record.subject_id.in_(ids), Record.retracted.is_(False))
+        .order_by(Record.id)
+    ).scalars()
+    for r in records:
+        rows[r.table_name].append({"subject_id": r.subject_id, **json.loads(r.data)})
+    first_dose: dict[str, str] = {}
+    for d in rows["doses"]:
+        first_dose[d["subject_id"]] = min(first_dose.get(d["subject_id"], d["date"]), d["date"])
+    subject_rows = [
+        {
+            "subject_id": x.subject_id,
+            "site_id": x.site_id,
+            "arm": x.arm,
+            "randomization_date": x.randomization_date,
+            "treatment_start_date": first_dose.get(x.subject_id, ""),
+            "stratum": x.stratum or "",
+            "sex": x.sex or "",
+            "age": "" if x.age is None else str(x.age),
+        }
+        for x in subjects
+        if x.arm is not None
+    ]
+    tables = {"subjects": _frame(subject_rows, TABLES["subjects"])}
+    for name in RECORD_TABLES:
+        tables[name] = _frame(rows[name], TABLES[name])
+    return tables
+
+
+def _frame(rows: list[dict[str, Any]], table: Any) -> pl.DataFrame:
+    columns = [c.name for c in table.columns]
+    return pl.DataFrame(
+        {c: [("" if row.get(c) is None else str(row.get(c))) for row in rows] for c in columns},
+        schema={c: pl.String for c in columns},
+    )
+
+
+def _validated(tables: dict[str, pl.DataFrame], protocol: Protocol, table: str) -> None:
+    """The loader's rules and messages (422 naming each field)."""
+    try:
+        dataset_from_frames(tables, protocol, source="entry")
+    except InputError as error:
+        problems = [{"field": p.column, "message": p.message} for p in error.problems]
+        raise ServiceError(422, f"invalid {table} record", problems) from None
+
+
+def add_record(db: Database, user: User, subject_id: str, table: str, body: dict[str, Any],
+               protocol: Protocol, record_id: int | None = None) -> dict[str, Any]:  # fmt: skip
+    """A new record (``record_id`` None) or a change to one (a reason required)."""
+    require(user, "investigator")
+    if table not in RECORD_TABLES:
+        raise ServiceError(404, f"no table {table!r}")
+    reason = body.pop("reason", None)
+    columns = [c.name for c in TABLES[table].columns if c.name != "subject_id"]
+    unknown = sorted(set(body) - set(columns))
+    if unknown:
+        raise ServiceError(
+            422, "unknown fields", [{"field": k, "message": "not a column"} for k in unknown]
+        )
+    data = {c: body.get(c) for c in columns}
+    with db.transaction() as s:
+        subject = _subject(s, user, subject_id)
+        if subject.arm is None:
+            raise ServiceError(409, "randomize the subject before entering data")
+        old = None
+        if record_id is not None:
+            if not reason:
+                raise ServiceError(
+                    422, "a change needs a reason", [{"field": "reason", "message": "required"}]
+                )
+            record = s.get(Record, record_id)
+            if (
+                record is None
+                or record.subject_id != subject_id
+                or record.table_name != table
+                or record.retracted
+            ):
+                raise ServiceError(404, f"no {table} record {record_id}")
+            old = json.loads(record.data)
+            record.data = json.dumps(data, sort_keys=True)
+        else:
+            record = Record(
+                subject_id=subject_id,
+                table_name=table,
+                data=json.dumps(data, sort_keys=True),
+                retracted=False,
+            )
+            s.add(record)
+        s.flush()
+        _validated(_tables(s, [subject], protocol), protocol, table)
+        append(s, user.username, table, str(record.id), old, data, reason or "entered")
+        return {"id": record.id, **data}
+
+
+def retract(
+    db: Database, user: User, subject_id: str, table: str, record_id: int, reason: str | None
+) -> None:
+    require(user, "investigator")
+    if not reason:
+        raise ServiceError(
+            422, "a retraction needs a reason", [{"field": "reason", "message": "required"}]
+        )
+    with db.transaction() as s:
+        _subject(s, user, subject_id)
+        record = s.get(Record, record_id)
+        if (
+            record is None
+            or record.subject_id != subject_id
+            or record.table_name != table
+            or record.retracted
+        ):
+            raise ServiceError(404, f"no {table} record {record_id}")
+        record.retracted = True
+        append(s, user.username, table, str(record_id), json.loads(record.data), None, reason)
+
+
+def sign(db: Database, user: User, subject_id: str, password: str, meaning: str) -> dict[str, Any]:
+    """21 CFR 11.50/11.200: the signer re-enters the password; name, time and meaning
+    are kept and shown with the records."""
+    require(user, "investigator")
+    if not meaning:
+        raise ServiceError(
+            422, "a signature needs its meaning", [{"field": "meaning", "message": "required"}]
+        )
+    try:
+        _HASHER.verify(user.password_hash, password)
+    except VerificationError:
+        raise ServiceError(401, "the password does not match: not signed") from None
+    with db.transaction() as s:
+        _subject(s, user, subject_id)
+        at = utc_now()
+        s.add(Signature(subject_id=subject_id, username=user.username, full_name=user.username,
+                        meaning=meaning, signed_at=at))  # fmt: skip
+        append(s, user.username, "signatures", subject_id, None, {"meaning": meaning}, "signed")
+    return {"signed_by": user.username, "signed_at": at, "meaning": meaning}
+
+
+def subject_view(db: Database, user: User, subject_id: str, protocol: Protocol) -> dict[str, Any]:
+    """The subject, its records (with ids and retraction flags), signatures and the
+    endpoint engine's current adjudication with its explanation."""
+    with db.sessions() as s:
+        subject = _subject(s, user, subject_id)
+        records = (
+            s.execute(select(Record).where(Record.subject_id == subject_id).order_by(Record.id))
+            .scalars()
+            .all()
+        )
+        signatures = (
+            s.execute(
+                select(Signature).where(Signature.subject_id == subject_id).order_by(Signature.id)
+            )
+            .scalars()
+            .all()
+        )
+        endpoints = None
+        if subject.arm is not None:
+            data = dataset_from_frames(_tables(s, [subject], protocol), protocol, source="entry")
+            frame = adjudicate(data, protocol)
+            endpoints = frame.to_dicts()[0] if frame.height else None
+    return {
+        "subject_id": subject.subject_id,
+        "site_id": subject.site_id,
+        "sex": subject.sex,
+        "age": subject.age,
+        "arm": subject.arm,
+        "sequence": subject.sequence,
+        "randomization_date": subject.randomization_date,
+        "randomized_in_error": subject.randomized_in_error,
+        "records": [
+            {"id": r.id, "table": r.table_name, "retracted": r.retracted, **json.loads(r.data)}
+            for r in records
+        ],
+        "signatures": [
+            {"signed_by": g.full_name, "signed_at": g.signed_at, "meaning": g.meaning}
+            for g in signatures
+        ],
+        "endpoints": endpoints,
+    }
+
+
+def export_zip(db: Database, user: User, protocol: Protocol) -> bytes:
+    """The native dataset of every randomized subject as a zip of CSV files, byte-stable
+    for the same database state (sorted rows, fixed file times)."""
+    require(user, "statistician", "admin")
+    with db.sessions() as s:
+        subjects = s.execute(select(Subject).order_by(Subject.subject_id)).scalars().all()
+        tables = _tables(s, list(subjects), protocol)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name in sorted(tables):
+            frame = tables[name]
+            if frame.height:
+                frame = frame.sort(frame.columns)
+            info = zipfile.ZipInfo(f"{name}.csv", date_time=(1980, 1, 1, 0, 0, 0))
+            archive.writestr(info, frame.write_csv(), compress_type=zipfile.ZIP_DEFLATED)
+    return buffer.getvalue()
