@@ -66,22 +66,35 @@ def create_app(db: Database, protocol: Protocol) -> FastAPI:
 
     Authenticated = Annotated[User, Depends(current_user)]
 
+    def role(*roles: str) -> Any:
+        """A dependency: the user, if of one of ``roles`` (403 before the body is read)."""
+
+        def check(user: Authenticated) -> User:
+            service.require(user, *roles)
+            return user
+
+        return Depends(check)
+
+    Admin = Annotated[User, role("admin")]
+    Investigator = Annotated[User, role("investigator")]
+    Exporter = Annotated[User, role("statistician", "admin")]
+
     @app.post("/api/session", status_code=200)
     def session(credentials: Credentials) -> dict[str, str]:
         return {"token": service.login(db, credentials.username, credentials.password)}
 
     @app.post("/api/randomization-list", status_code=201)
-    async def randomization_list(request: Request, user: Authenticated) -> dict[str, Any]:
+    async def randomization_list(request: Request, user: Admin) -> dict[str, Any]:
         text = (await request.body()).decode("utf-8", errors="replace")
         return service.upload_list(db, user, text, protocol)
 
     @app.post("/api/subjects", status_code=201)
-    def subjects(body: NewSubject, user: Authenticated) -> dict[str, Any]:
+    def subjects(body: NewSubject, user: Investigator) -> dict[str, Any]:
         return service.enrol(db, user, body.model_dump(), protocol)
 
     @app.post("/api/subjects/{subject_id}/randomize")
     def randomize(
-        subject_id: str, user: Authenticated, body: Randomize | None = None
+        subject_id: str, user: Investigator, body: Randomize | None = None
     ) -> dict[str, Any]:
         stratum = body.stratum if body is not None else None
         return service.randomize(db, user, subject_id, stratum, protocol)
@@ -91,15 +104,15 @@ def create_app(db: Database, protocol: Protocol) -> FastAPI:
         return service.subject_view(db, user, subject_id, protocol)
 
     @app.post("/api/subjects/{subject_id}/sign")
-    def sign(subject_id: str, body: Signing, user: Authenticated) -> dict[str, Any]:
+    def sign(subject_id: str, body: Signing, user: Investigator) -> dict[str, Any]:
         return service.sign(db, user, subject_id, body.password, body.meaning)
 
     paths = {t: t.replace("_", "-") for t in service.RECORD_TABLES}
     for table, path in paths.items():
-        _record_routes(app, db, protocol, table, path, current_user)
+        _record_routes(app, db, protocol, table, path, role("investigator"))
 
     @app.get("/api/export")
-    def export(user: Authenticated) -> Response:
+    def export(user: Exporter) -> Response:
         content = service.export_zip(db, user, protocol)
         headers = {"Content-Disposition": 'attachment; filename="dataset.zip"'}
         return Response(content, media_type="application/zip", headers=headers)
@@ -108,8 +121,10 @@ def create_app(db: Database, protocol: Protocol) -> FastAPI:
 
 
 def _record_routes(app: FastAPI, db: Database, protocol: Protocol, table: str, path: str,
-                   current_user: Any) -> None:  # fmt: skip
-    Authenticated = Annotated[User, Depends(current_user)]
+                   investigator: Any) -> None:  # fmt: skip
+    """POST a record, PUT a change (with a reason), DELETE a retraction (with a reason);
+    ``investigator``: the dependency that admits investigators only."""
+    Authenticated = Annotated[User, investigator]
 
     @app.post(f"/api/subjects/{{subject_id}}/{path}", status_code=201, name=f"add_{table}")
     def add(

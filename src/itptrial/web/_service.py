@@ -292,14 +292,13 @@ def add_record(db: Database, user: User, subject_id: str, table: str, body: dict
         raise ServiceError(404, f"no table {table!r}")
     reason = body.pop("reason", None)
     columns = [c.name for c in TABLES[table].columns if c.name != "subject_id"]
-    unknown = sorted(set(body) - set(columns))
-    if unknown:
-        raise ServiceError(
-            422, "unknown fields", [{"field": k, "message": "not a column"} for k in unknown]
-        )
     data = {c: body.get(c) for c in columns}
     with db.transaction() as s:
-        subject = _subject(s, user, subject_id)
+        subject = _subject(s, user, subject_id)  # rights before content
+        unknown = sorted(set(body) - set(columns))
+        if unknown:
+            problems = [{"field": k, "message": "not a column of " + table} for k in unknown]
+            raise ServiceError(422, "unknown fields", problems)
         if subject.arm is None:
             raise ServiceError(409, "randomize the subject before entering data")
         old = None

@@ -1,0 +1,421 @@
+"""The web application's JSON API (itptrial.web): roles, concealment, locking, data
+entry with reasons, signatures, live adjudication, export, and the audit trail.
+
+Acceptance scenarios in the style of REDCap's validation suite (rights, concealment,
+locking, audit review) are the test names of the sections below.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import sqlite3
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from itptrial import load_dataset, load_protocol
+from itptrial.cli import main
+from itptrial.design import randomization_list
+from itptrial.web import add_user, audit_head, create_app, open_database, verify_chain
+
+PROTOCOL = load_protocol("target020")
+TODAY = dt.datetime.now(dt.UTC).date()  # randomization is dated today (UTC)
+
+
+def day(n: int) -> str:
+    """Study day n of a subject randomized and first treated today."""
+    return (TODAY + dt.timedelta(days=n)).isoformat()
+
+
+PASSWORD = "correct horse"
+USERS = {
+    "admin": ("admin", None),
+    "inv_a": ("investigator", "A"),
+    "inv_b": ("investigator", "B"),
+    "monitor": ("monitor", None),
+    "stat": ("statistician", None),
+}
+
+
+def list_csv(n: int = 40, seed: int = 3) -> str:
+    return randomization_list(PROTOCOL.arm_codes, n, seed=seed).csv_text()
+
+
+class Api:
+    """A client logged in as each user."""
+
+    def __init__(self, client: TestClient) -> None:
+        self.client = client
+        self.tokens = {
+            name: client.post("/api/session", json={"username": name, "password": PASSWORD}).json()[
+                "token"
+            ]
+            for name in USERS
+        }
+
+    def as_(self, user: str | None, method: str, url: str, **kwargs: Any) -> Any:
+        headers = {} if user is None else {"Authorization": f"Bearer {self.tokens[user]}"}
+        return self.client.request(method, url, headers=headers, **kwargs)
+
+
+@pytest.fixture
+def db_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'trial.db'}"
+
+
+@pytest.fixture
+def api(db_url: str) -> Iterator[Api]:
+    db = open_database(db_url)
+    for name, (role, site) in USERS.items():
+        add_user(db, name, PASSWORD, role, site)
+    with TestClient(create_app(db, PROTOCOL)) as client:
+        yield Api(client)
+
+
+def randomized_subject(api: Api, subject: str = "A-001", user: str = "inv_a") -> dict[str, Any]:
+    site = "A" if user == "inv_a" else "B"
+    r = api.as_(
+        user, "POST", "/api/subjects", json={"subject_id": subject, "site_id": site, "age": 40}
+    )
+    assert r.status_code == 201, r.text
+    r = api.as_(user, "POST", f"/api/subjects/{subject}/randomize", json={})
+    assert r.status_code == 200, r.text
+    result: dict[str, Any] = r.json()
+    return result
+
+
+@pytest.fixture
+def listed(api: Api) -> Api:
+    r = api.as_("admin", "POST", "/api/randomization-list", content=list_csv())
+    assert r.status_code == 201, r.text
+    return api
+
+
+def routes(api: Api) -> list[tuple[str, str]]:
+    """Every API route (method, path with sample ids)."""
+    out = []
+    for route in api.client.app.routes:  # type: ignore[attr-defined]
+        path = getattr(route, "path", "")
+        if not path.startswith("/api/"):
+            continue
+        for method in sorted(getattr(route, "methods", set()) - {"HEAD", "OPTIONS"}):
+            out.append((method, path.replace("{subject_id}", "A-001").replace("{record_id}", "1")))
+    return out
+
+
+def valid_body(method: str, path: str) -> dict[str, Any]:
+    """A well-formed body for the route (so only the rights can refuse it)."""
+    if path.endswith("/randomize"):
+        return {}
+    if path.endswith("/sign"):
+        return {"password": PASSWORD, "meaning": "reviewed"}
+    if method == "DELETE":
+        return {"reason": "entered in error"}
+    body = {"date": day(0), "count": 5}
+    return {**body, "reason": "corrected"} if method == "PUT" else body
+
+
+# -- rights ------------------------------------------------------------------------
+
+
+def test_rights_unauthenticated_requests_get_401(listed: Api) -> None:
+    randomized_subject(listed)
+    checked = 0
+    for method, path in routes(listed):
+        if path == "/api/session":
+            continue
+        r = listed.as_(None, method, path, json={})
+        assert r.status_code == 401, (method, path, r.status_code)
+        bad = listed.client.request(method, path, json={}, headers={"Authorization": "Bearer nope"})
+        assert bad.status_code == 401, (method, path)
+        checked += 1
+    assert checked >= 20
+
+
+def test_rights_an_investigator_cannot_touch_another_sites_subject(listed: Api) -> None:
+    randomized_subject(listed)
+    for method, path in routes(listed):
+        if "A-001" not in path:
+            continue
+        r = listed.as_("inv_b", method, path, json=valid_body(method, path))
+        assert r.status_code in (403, 404), (method, path, r.status_code)
+    r = listed.as_("inv_b", "POST", "/api/subjects", json={"subject_id": "X", "site_id": "A"})
+    assert r.status_code == 403
+
+
+def test_rights_a_monitor_reads_all_sites_but_writes_nothing(listed: Api) -> None:
+    randomized_subject(listed)
+    randomized_subject(listed, "B-001", "inv_b")
+    assert listed.as_("monitor", "GET", "/api/subjects/A-001").status_code == 200
+    assert listed.as_("monitor", "GET", "/api/subjects/B-001").status_code == 200
+    for method, path in routes(listed):
+        if method == "GET" or path == "/api/session":
+            continue
+        r = listed.as_("monitor", method, path, json={"subject_id": "M", "site_id": "A"})
+        assert r.status_code == 403, (method, path, r.status_code)
+
+
+def test_rights_only_admin_uploads_the_list_and_only_once(api: Api) -> None:
+    for user in ("inv_a", "monitor", "stat"):
+        r = api.as_(user, "POST", "/api/randomization-list", content=list_csv())
+        assert r.status_code == 403, user
+    assert (
+        api.as_("admin", "POST", "/api/randomization-list", content=list_csv()).status_code == 201
+    )
+    again = api.as_("admin", "POST", "/api/randomization-list", content=list_csv(seed=4))
+    assert again.status_code == 409  # locked
+
+
+def test_rights_export_is_for_statistician_and_admin(listed: Api) -> None:
+    for user, status in (("stat", 200), ("admin", 200), ("inv_a", 403), ("monitor", 403)):
+        assert listed.as_(user, "GET", "/api/export").status_code == status, user
+
+
+def test_rights_failed_logins_are_rate_limited(api: Api) -> None:
+    for _ in range(5):
+        r = api.client.post("/api/session", json={"username": "inv_a", "password": "wrong one"})
+        assert r.status_code == 401
+    r = api.client.post("/api/session", json={"username": "inv_a", "password": PASSWORD})
+    assert r.status_code == 429
+
+
+# -- concealment and locking -------------------------------------------------------------
+
+
+def test_concealment_no_role_sees_a_future_allocation(listed: Api, db_url: str) -> None:
+    first = randomized_subject(listed)
+    assert first["sequence"] == 1
+    future = list_csv().splitlines()[2:]  # allocations 2.. not yet revealed
+    seen = []
+    for user in USERS:
+        for method, path in routes(listed):
+            if method == "GET":
+                r = listed.as_(user, method, path)
+                seen.append(r.content.decode("latin-1"))
+    export = zipfile.ZipFile(io.BytesIO(listed.as_("stat", "GET", "/api/export").content))
+    seen += [export.read(name).decode() for name in export.namelist()]
+    with sqlite3.connect(db_url.removeprefix("sqlite:///")) as raw:  # the audit review
+        audit = [" ".join(map(str, row)) for row in raw.execute("SELECT * FROM audit")]
+    text = "\n".join(seen + audit)
+    assert "sequence" not in "".join(audit[:-1]).replace("randomization_lists", "")
+    for row in future:
+        sequence = row.split(",")[0]
+        assert f'"sequence":{sequence}' not in text
+    assert listed.as_("admin", "GET", "/api/subjects/A-002").status_code == 404
+
+
+def test_locking_a_randomized_subject_keeps_its_arm(listed: Api) -> None:
+    first = randomized_subject(listed)
+    again = listed.as_("inv_a", "POST", "/api/subjects/A-001/randomize", json={})
+    assert again.status_code == 409
+    view = listed.as_("inv_a", "GET", "/api/subjects/A-001").json()
+    assert view["arm"] == first["arm"] and view["sequence"] == 1
+    second = randomized_subject(listed, "A-002")
+    expected = [row.split(",")[2] for row in list_csv().splitlines()[1:3]]
+    assert [first["arm"], second["arm"]] == expected  # the list's order, no skip
+
+
+def test_an_ineligible_subject_is_not_randomized(listed: Api) -> None:
+    r = listed.as_(
+        "inv_a", "POST", "/api/subjects", json={"subject_id": "A-9", "site_id": "A", "age": 15}
+    )
+    assert r.status_code == 201
+    r = listed.as_("inv_a", "POST", "/api/subjects/A-9/randomize", json={})
+    assert r.status_code == 422 and "minimum age 18" in r.json()["detail"]
+    r = listed.as_("inv_a", "POST", "/api/subjects", json={"subject_id": "A-10", "site_id": "A"})
+    r = listed.as_("inv_a", "POST", "/api/subjects/A-10/randomize", json={})
+    assert r.status_code == 422  # the protocol limits age: no age, no allocation
+    assert randomized_subject(listed, "A-11")["sequence"] == 1  # no slot was used
+
+
+# -- data entry ---------------------------------------------------------------------------
+
+
+def test_entry_follows_the_loaders_rules_with_the_field_named(listed: Api) -> None:
+    randomized_subject(listed)
+    url = "/api/subjects/A-001/platelets"
+    for body, field in (
+        ({"date": day(0), "count": -5}, "count"),
+        ({"date": day(0), "count": 6000}, "count"),
+        ({"date": "2026-13-45", "count": 20}, "date"),
+        ({"date": day(0), "count": 20, "colour": "red"}, "colour"),
+    ):
+        r = listed.as_("inv_a", "POST", url, json=body)
+        assert r.status_code == 422, body
+        assert field in [p["field"] for p in r.json()["problems"]], r.json()
+    ok = listed.as_("inv_a", "POST", url, json={"date": day(0), "count": 20})
+    assert ok.status_code == 201
+    twice = listed.as_("inv_a", "POST", url, json={"date": day(0), "count": 25})
+    assert twice.status_code == 422  # two different counts on one date, as the loader says
+    bleeding = listed.as_("inv_a", "POST", "/api/subjects/A-001/bleeding",
+                          json={"date": day(0), "who_grade": 7})  # fmt: skip
+    assert bleeding.status_code == 422 and bleeding.json()["problems"][0]["field"] == "who_grade"
+
+
+def test_entry_changes_need_a_reason_and_retractions_keep_the_record(
+    listed: Api, db_url: str
+) -> None:
+    randomized_subject(listed)
+    url = "/api/subjects/A-001/platelets"
+    record = listed.as_("inv_a", "POST", url, json={"date": day(0), "count": 20}).json()
+    no_reason = listed.as_(
+        "inv_a", "PUT", f"{url}/{record['id']}", json={"date": day(0), "count": 22}
+    )
+    assert no_reason.status_code == 422 and no_reason.json()["problems"][0]["field"] == "reason"
+    body = {"date": day(0), "count": 22, "reason": "transcription"}
+    changed = listed.as_("inv_a", "PUT", f"{url}/{record['id']}", json=body)
+    assert changed.status_code == 200 and changed.json()["count"] == 22
+    reason = {"reason": "wrong patient"}
+    gone = listed.as_("inv_a", "DELETE", f"{url}/{record['id']}", json=reason)
+    assert gone.status_code == 204
+    view = listed.as_("inv_a", "GET", "/api/subjects/A-001").json()
+    assert view["records"][0]["retracted"] is True and view["records"][0]["count"] == 22
+    with sqlite3.connect(db_url.removeprefix("sqlite:///")) as raw:
+        rows = raw.execute(
+            "SELECT old, new, reason FROM audit WHERE table_name = 'platelets'"
+        ).fetchall()
+    assert rows[1] == (
+        f'{{"count":20,"date":"{day(0)}"}}',
+        f'{{"count":22,"date":"{day(0)}"}}',
+        "transcription",
+    )
+    assert rows[2][1] is None and rows[2][2] == "wrong patient"
+
+
+def test_live_adjudication_and_signature(listed: Api) -> None:
+    randomized_subject(listed)
+
+    def post(table: str, body: dict[str, Any]) -> Any:
+        return listed.as_("inv_a", "POST", f"/api/subjects/A-001/{table}", json=body)
+
+    assert (
+        post("doses", {"date": day(0), "drug": "dexamethasone", "dose_mg": 40}).status_code == 201
+    )
+    assert post("platelets", {"date": day(0), "count": 12}).status_code == 201
+    view = listed.as_("inv_a", "GET", "/api/subjects/A-001").json()
+    assert view["endpoints"]["initial_response"] == 0
+    assert post("platelets", {"date": day(7), "count": 80}).status_code == 201
+    view = listed.as_("inv_a", "GET", "/api/subjects/A-001").json()
+    assert view["endpoints"]["initial_response"] == 1  # 80 >= 30 and >= 2 x 12 on day 7
+    assert "initial PR on day 7" in view["endpoints"]["explanation"]
+    wrong = listed.as_(
+        "inv_a", "POST", "/api/subjects/A-001/sign", json={"password": "no", "meaning": "reviewed"}
+    )
+    assert wrong.status_code == 401
+    signing = {"password": PASSWORD, "meaning": "I reviewed these records"}
+    signed = listed.as_("inv_a", "POST", "/api/subjects/A-001/sign", json=signing)
+    assert signed.status_code == 200
+    shown = listed.as_("monitor", "GET", "/api/subjects/A-001").json()["signatures"]
+    assert shown[0]["signed_by"] == "inv_a" and shown[0]["meaning"] == "I reviewed these records"
+    assert shown[0]["signed_at"].endswith("Z")
+
+
+def test_export_is_byte_stable_and_analyze_reads_it(listed: Api, tmp_path: Path) -> None:
+    for k in range(1, 5):
+        subject = f"A-{k:03d}"
+        randomized_subject(listed, subject)
+        for date, count in ((day(0), 10 + k), (day(7), 40 * k)):
+            r = listed.as_(
+                "inv_a",
+                "POST",
+                f"/api/subjects/{subject}/platelets",
+                json={"date": date, "count": count},
+            )
+            assert r.status_code == 201
+        listed.as_("inv_a", "POST", f"/api/subjects/{subject}/doses",
+                   json={"date": day(0), "drug": "dexamethasone", "dose_mg": 40})  # fmt: skip
+    first = listed.as_("stat", "GET", "/api/export").content
+    assert listed.as_("admin", "GET", "/api/export").content == first
+    folder = tmp_path / "export"
+    zipfile.ZipFile(io.BytesIO(first)).extractall(folder)
+    data = load_dataset(folder, PROTOCOL)
+    assert data.subjects.height == 4
+    with pytest.raises(SystemExit) as exit_info:
+        main(["analyze", str(folder), "--out", str(tmp_path / "analysis")])
+    assert exit_info.value.code in (0, None)
+
+
+# -- audit review --------------------------------------------------------------------------
+
+
+def test_audit_every_account_change_is_logged(api: Api, db_url: str) -> None:
+    with sqlite3.connect(db_url.removeprefix("sqlite:///")) as raw:
+        rows = raw.execute("SELECT table_name, record, reason FROM audit").fetchall()
+    assert [r[1] for r in rows if r[0] == "users"] == list(USERS)
+
+
+def test_audit_trail_is_append_only_in_the_database(listed: Api, db_url: str) -> None:
+    randomized_subject(listed)
+    with sqlite3.connect(db_url.removeprefix("sqlite:///")) as raw:
+        with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+            raw.execute("UPDATE audit SET reason = 'x' WHERE id = 1")
+        with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+            raw.execute("DELETE FROM audit WHERE id = 1")
+
+
+def tamper(path: str, *statements: str) -> None:
+    """What someone with the database file can do: drop the triggers and edit."""
+    with sqlite3.connect(path) as raw:
+        raw.execute("DROP TRIGGER audit_no_update")
+        raw.execute("DROP TRIGGER audit_no_delete")
+        for statement in statements:
+            raw.execute(statement)
+
+
+@pytest.mark.parametrize(
+    ("statements", "broken_at"),
+    [
+        (["UPDATE audit SET new = '{\"count\":99}' WHERE id = 7"], 7),  # edited
+        (["UPDATE audit SET username = 'admin' WHERE id = 3"], 3),
+        (["DELETE FROM audit WHERE id = 5"], 5),  # removed
+        (["DELETE FROM audit WHERE id = (SELECT MAX(id) FROM audit)"], 0),  # the last removed
+    ],
+)
+def test_audit_tampering_is_detected(
+    listed: Api, db_url: str, statements: list[str], broken_at: int
+) -> None:
+    randomized_subject(listed)
+    listed.as_("inv_a", "POST", "/api/subjects/A-001/platelets", json={"date": day(0), "count": 9})
+    db = open_database(db_url)
+    head = audit_head(db)
+    assert verify_chain(db, head) is None
+    tamper(db_url.removeprefix("sqlite:///"), *statements)
+    broken = verify_chain(db, head)
+    assert broken is not None and broken.entry_id == broken_at, broken
+
+
+def test_audit_rechaining_is_caught_by_the_head_kept_outside(listed: Api, db_url: str) -> None:
+    """Edit an entry and recompute every hash after it: the chain is consistent again,
+    but it no longer ends at the head printed earlier."""
+    from itptrial.web._audit import entry_hash
+
+    randomized_subject(listed)
+    db = open_database(db_url)
+    head = audit_head(db)
+    path = db_url.removeprefix("sqlite:///")
+    tamper(path)
+    with sqlite3.connect(path) as raw:
+        raw.execute("UPDATE audit SET reason = 'nothing happened' WHERE id = 6")
+        previous = "0" * 64
+        for row in raw.execute("SELECT * FROM audit ORDER BY id").fetchall():
+            entry_id, at, user, table, record, old, new, reason, _prev, _hash = row
+            digest = entry_hash(entry_id, at, user, table, record, old, new, reason, previous)
+            raw.execute(
+                "UPDATE audit SET prev_hash = ?, hash = ? WHERE id = ?",
+                (previous, digest, entry_id),
+            )
+            previous = digest
+    assert verify_chain(db) is None  # consistent without the head ...
+    broken = verify_chain(db, head)  # ... but not the chain that was
+    assert broken is not None and broken.entry_id == 0
+    with pytest.raises(SystemExit) as exit_info:
+        main(["audit", "verify", "--db", db_url, "--head", head])
+    assert exit_info.value.code == 1
+    with pytest.raises(SystemExit) as exit_info:
+        main(["audit", "verify", "--db", db_url])
+    assert exit_info.value.code in (0, None)
