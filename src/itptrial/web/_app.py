@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict
 from itptrial.protocol import Protocol
 from itptrial.web import _service as service
 from itptrial.web._db import Database, User
+from itptrial.web._pages import add_pages
 
 
 class Credentials(BaseModel):
@@ -110,6 +111,8 @@ def create_app(db: Database, protocol: Protocol) -> FastAPI:
     paths = {t: t.replace("_", "-") for t in service.RECORD_TABLES}
     for table, path in paths.items():
         _record_routes(app, db, protocol, table, path, role("investigator"))
+
+    add_pages(app, db, protocol)
 
     @app.get("/api/export")
     def export(user: Exporter) -> Response:

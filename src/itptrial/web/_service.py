@@ -433,3 +433,77 @@ def export_zip(db: Database, user: User, protocol: Protocol) -> bytes:
             info = zipfile.ZipInfo(f"{name}.csv", date_time=(1980, 1, 1, 0, 0, 0))
             archive.writestr(info, frame.write_csv(), compress_type=zipfile.ZIP_DEFLATED)
     return buffer.getvalue()
+
+
+def visible_subjects(db: Database, user: User) -> list[Subject]:
+    """The subjects this user may see: an investigator's own site, everyone's for the
+    other roles."""
+    with db.sessions() as s:
+        query = select(Subject).order_by(Subject.subject_id)
+        if user.role == "investigator":
+            query = query.where(Subject.site_id == user.site_id)
+        return list(s.execute(query).scalars())
+
+
+def overdue_visits(
+    db: Database, subjects: list[Subject], protocol: Protocol
+) -> list[dict[str, Any]]:
+    """Protocol visits past due with no platelet count within the visit window
+    (``visits.jitter_days``, at least 1 day) of their day, from Day 0 (the first dose)."""
+    if protocol.visits is None:
+        return []
+    window = max(1, protocol.visits.jitter_days)
+    today = dt.datetime.now(dt.UTC).date()
+    out = []
+    with db.sessions() as s:
+        tables = _tables(s, subjects, protocol)
+    counts = tables["platelets"].group_by("subject_id").agg(pl.col("date")).rows()
+    dates = {subject: [dt.date.fromisoformat(d) for d in days] for subject, days in counts}
+    for row in tables["subjects"].iter_rows(named=True):
+        if not row["treatment_start_date"]:
+            continue
+        day0 = dt.date.fromisoformat(row["treatment_start_date"])
+        seen = dates.get(row["subject_id"], [])
+        for day in protocol.visits.days:
+            due = day0 + dt.timedelta(days=day)
+            if due + dt.timedelta(days=window) >= today:
+                break
+            if not any(abs((d - due).days) <= window for d in seen):
+                out.append({"subject_id": row["subject_id"], "day": day, "due": due.isoformat()})
+    return out
+
+
+def audit_entries(db: Database, user: User, filters: dict[str, str]) -> list[Any]:
+    """The audit review (monitor, admin): entries filtered by site (its subjects and
+    their records), user, table and UTC date range."""
+    from itptrial.web._db import AuditEntry
+
+    require(user, "monitor", "admin")
+    with db.sessions() as s:
+        query = select(AuditEntry).order_by(AuditEntry.id)
+        if filters.get("user"):
+            query = query.where(AuditEntry.username == filters["user"])
+        if filters.get("table"):
+            query = query.where(AuditEntry.table_name == filters["table"])
+        if filters.get("from"):
+            query = query.where(AuditEntry.at >= filters["from"])
+        if filters.get("to"):
+            query = query.where(AuditEntry.at < filters["to"] + "T99")
+        if filters.get("site"):
+            ids = list(
+                s.execute(
+                    select(Subject.subject_id).where(Subject.site_id == filters["site"])
+                ).scalars()
+            )
+            records = [
+                str(i)
+                for i in s.execute(select(Record.id).where(Record.subject_id.in_(ids))).scalars()
+            ]
+            query = query.where(
+                (
+                    AuditEntry.table_name.in_(("subjects", "randomization", "signatures"))
+                    & AuditEntry.record.in_(ids)
+                )
+                | (AuditEntry.table_name.in_(RECORD_TABLES) & AuditEntry.record.in_(records))
+            )
+        return list(s.execute(query).scalars())
