@@ -419,3 +419,94 @@ def test_audit_rechaining_is_caught_by_the_head_kept_outside(listed: Api, db_url
     with pytest.raises(SystemExit) as exit_info:
         main(["audit", "verify", "--db", db_url])
     assert exit_info.value.code in (0, None)
+
+
+# -- randomised in error, dosing advice, migrations ---------------------------------------
+
+
+def test_randomized_in_error_is_a_flag_and_the_slot_is_never_reused(listed: Api) -> None:
+    first = randomized_subject(listed)
+    no_reason = listed.as_("inv_a", "POST", "/api/subjects/A-001/randomized-in-error", json={})
+    assert no_reason.status_code == 422
+    assert listed.as_("monitor", "POST", "/api/subjects/A-001/randomized-in-error",
+                      json={"reason": "x"}).status_code == 403  # fmt: skip
+    flagged = listed.as_("inv_a", "POST", "/api/subjects/A-001/randomized-in-error",
+                         json={"reason": "consent withdrawn before randomization"})  # fmt: skip
+    assert flagged.status_code == 200
+    view = listed.as_("inv_a", "GET", "/api/subjects/A-001").json()
+    assert view["randomized_in_error"] is True and view["arm"] == first["arm"]
+    assert view["sequence"] == 1
+    assert randomized_subject(listed, "A-002")["sequence"] == 2  # slot 1 stays used
+
+
+def test_dosing_advice_is_tdm_recommend_on_the_entered_doses_and_troughs(listed: Api) -> None:
+    """A tacrolimus-arm subject with doses and a trough: the page's advice equals
+    `tdm recommend` on the same history written as a CSV file by hand."""
+    from itptrial.tdm import dosing_rules, parse_history, recommend
+
+    arm = ""
+    k = 0
+    while arm != "TAC_DXM":  # the list decides the arm: enrol until one is in it
+        k += 1
+        subject = f"A-{k:03d}"
+        body = {"subject_id": subject, "site_id": "A", "age": 40, "weight_kg": 58.0}
+        assert listed.as_("inv_a", "POST", "/api/subjects", json=body).status_code == 201
+        arm = listed.as_("inv_a", "POST", f"/api/subjects/{subject}/randomize", json={}).json()[
+            "arm"
+        ]
+    url = f"/api/subjects/{subject}"
+    assert listed.as_("inv_a", "GET", url).json()["dosing"]["note"].startswith("dosing advice")
+    lines = ["datetime,event,value"]
+    for n in range(10):
+        listed.as_(
+            "inv_a",
+            "POST",
+            f"{url}/doses",
+            json={"date": day(n), "drug": "tacrolimus", "dose_mg": 2.0},
+        )
+        lines += [f"{day(n)} 08:00,dose,1", f"{day(n)} 20:00,dose,1"]
+    for n in range(4):
+        listed.as_(
+            "inv_a",
+            "POST",
+            f"{url}/doses",
+            json={"date": day(n), "drug": "dexamethasone", "dose_mg": 40},
+        )
+        lines.append(f"{day(n)} 09:00,dexamethasone,40")
+    for n, level in ((7, 2.1), (9, 2.4)):
+        level_record = {"date": day(n), "drug": "tacrolimus", "trough_ng_ml": level}
+        r = listed.as_("inv_a", "POST", f"{url}/drug-levels", json=level_record)
+        assert r.status_code == 201, r.text
+        lines.append(f"{day(n)} 08:00,trough,{level}")
+    advice = listed.as_("inv_a", "GET", url).json()["dosing"]
+    expected = recommend(parse_history("\n".join(lines) + "\n"), 58.0, dosing_rules(PROTOCOL))
+    assert advice["daily_dose_mg"] == expected.daily_dose_mg
+    assert advice["predicted_trough"] == pytest.approx(expected.predicted_trough, rel=1e-9)
+    assert advice["interval_90"] == pytest.approx(list(expected.interval_90), rel=1e-9)
+    assert advice["troughs_used"] == 2
+
+
+def test_migrations_upgrade_a_database_of_the_first_schema(tmp_path: Path) -> None:
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import create_engine
+
+    from itptrial.web._db import MIGRATIONS
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    engine = create_engine(url)
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0001")
+        connection.exec_driver_sql(
+            "INSERT INTO subjects (subject_id, site_id, randomized_in_error) VALUES ('OLD', 'A', 0)"
+        )
+    engine.dispose()
+    db = open_database(url)  # upgrades to the head
+    with db.sessions() as session:
+        from itptrial.web._db import Subject
+
+        old = session.get(Subject, "OLD")
+        assert old is not None and old.weight_kg is None and old.site_id == "A"

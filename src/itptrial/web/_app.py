@@ -29,6 +29,7 @@ class NewSubject(BaseModel):
     site_id: str
     sex: str | None = None
     age: int | None = None
+    weight_kg: float | None = None
 
 
 class Randomize(BaseModel):
@@ -79,6 +80,7 @@ def create_app(db: Database, protocol: Protocol) -> FastAPI:
     Admin = Annotated[User, role("admin")]
     Investigator = Annotated[User, role("investigator")]
     Exporter = Annotated[User, role("statistician", "admin")]
+    Corrector = Annotated[User, role("investigator", "admin")]
 
     @app.post("/api/session", status_code=200)
     def session(credentials: Credentials) -> dict[str, str]:
@@ -103,6 +105,11 @@ def create_app(db: Database, protocol: Protocol) -> FastAPI:
     @app.get("/api/subjects/{subject_id}")
     def subject(subject_id: str, user: Authenticated) -> dict[str, Any]:
         return service.subject_view(db, user, subject_id, protocol)
+
+    @app.post("/api/subjects/{subject_id}/randomized-in-error")
+    def randomized_in_error(subject_id: str, body: Reason, user: Corrector) -> dict[str, Any]:
+        service.mark_randomized_in_error(db, user, subject_id, body.reason)
+        return {"subject_id": subject_id, "randomized_in_error": True, "reason": body.reason}
 
     @app.post("/api/subjects/{subject_id}/sign")
     def sign(subject_id: str, body: Signing, user: Investigator) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import (
     Boolean,
+    Float,
     ForeignKey,
     Integer,
     String,
@@ -95,6 +96,8 @@ class Subject(Base):
     sequence: Mapped[int | None] = mapped_column(Integer, nullable=True)
     randomization_date: Mapped[str | None] = mapped_column(String(10), nullable=True)
     randomized_in_error: Mapped[bool] = mapped_column(Boolean, default=False)
+    error_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    weight_kg: Mapped[float | None] = mapped_column(Float, nullable=True)  # for dosing advice
 
 
 class Record(Base):

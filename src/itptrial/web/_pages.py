@@ -159,6 +159,7 @@ def add_pages(app: FastAPI, db: Database, protocol: Protocol) -> None:
             "site_id": user.site_id,
             "sex": form.get("sex") or None,
             "age": int(form["age"]) if form.get("age", "").isdigit() else None,
+            "weight_kg": _number(form.get("weight_kg", "")),
         }
         try:
             service.enrol(db, user, body, protocol)
@@ -241,6 +242,16 @@ def add_pages(app: FastAPI, db: Database, protocol: Protocol) -> None:
         return render(
             "audit.html.j2", request, user, title="Audit trail", entries=entries, filters=filters
         )
+
+
+def _number(text: str) -> float | str | None:
+    """A form's decimal, or the text itself (the service then names the field)."""
+    if not text.strip():
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        return text
 
 
 def _quoted(error: service.ServiceError) -> str:

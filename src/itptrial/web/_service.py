@@ -17,6 +17,7 @@ import zipfile
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import polars as pl
 from argon2 import PasswordHasher
 from argon2.exceptions import VerificationError
@@ -171,14 +172,18 @@ def enrol(db: Database, user: User, body: dict[str, Any], protocol: Protocol) ->
     if age is not None and (not isinstance(age, int) or not 0 <= age <= 120):
         raise ServiceError(422, "age must be whole years 0-120",
                            [{"field": "age", "message": "whole years 0-120"}])  # fmt: skip
+    weight = body.get("weight_kg")
+    if weight is not None and (not isinstance(weight, int | float) or not 20 <= weight <= 250):
+        raise ServiceError(422, "weight_kg must be 20-250",
+                           [{"field": "weight_kg", "message": "20-250 kg"}])  # fmt: skip
     with db.transaction() as s:
         if s.get(Subject, subject_id) is not None:
             raise ServiceError(409, f"subject {subject_id!r} exists")
         s.add(Subject(subject_id=subject_id, site_id=site, sex=sex, age=age,
-                      randomized_in_error=False))  # fmt: skip
-        new = {"site_id": site, "sex": sex, "age": age}
+                      weight_kg=weight, randomized_in_error=False))  # fmt: skip
+        new = {"site_id": site, "sex": sex, "age": age, "weight_kg": weight}
         append(s, user.username, "subjects", subject_id, None, new, "enrolled")
-    return {"subject_id": subject_id, "site_id": site, "sex": sex, "age": age}
+    return {"subject_id": subject_id, "site_id": site, "sex": sex, "age": age, "weight_kg": weight}
 
 
 def _eligibility_problem(subject: Subject, protocol: Protocol) -> str | None:
@@ -230,6 +235,25 @@ def randomize(db: Database, user: User, subject_id: str, stratum: str | None,
         except IntegrityError:  # pragma: no cover - the lock makes this unreachable
             raise ServiceError(409, "the allocation was taken: try again") from None
     return {"arm": slot.arm, "sequence": slot.sequence, "randomization_date": today}
+
+
+def mark_randomized_in_error(db: Database, user: User, subject_id: str, reason: str | None) -> None:
+    """Flag a randomized subject "randomized in error" (an investigator of its site, or
+    the admin): the arm and the sequence stay, the slot is never reused."""
+    require(user, "investigator", "admin")
+    if not reason:
+        raise ServiceError(
+            422, "the flag needs a reason", [{"field": "reason", "message": "required"}]
+        )
+    with db.transaction() as s:
+        subject = _subject(s, user, subject_id)
+        if subject.arm is None:
+            raise ServiceError(409, f"subject {subject_id!r} is not randomized")
+        if subject.randomized_in_error:
+            raise ServiceError(409, f"subject {subject_id!r} is flagged already")
+        subject.randomized_in_error, subject.error_reason = True, reason
+        append(s, user.username, "subjects", subject_id, {"randomized_in_error": False},
+               {"randomized_in_error": True}, reason)  # fmt: skip
 
 
 def _tables(s: Session, subjects: list[Subject], protocol: Protocol) -> dict[str, pl.DataFrame]:
@@ -405,6 +429,8 @@ def subject_view(db: Database, user: User, subject_id: str, protocol: Protocol) 
         "sequence": subject.sequence,
         "randomization_date": subject.randomization_date,
         "randomized_in_error": subject.randomized_in_error,
+        "error_reason": subject.error_reason,
+        "weight_kg": subject.weight_kg,
         "records": [
             {"id": r.id, "table": r.table_name, "retracted": r.retracted, **json.loads(r.data)}
             for r in records
@@ -414,6 +440,7 @@ def subject_view(db: Database, user: User, subject_id: str, protocol: Protocol) 
             for g in signatures
         ],
         "endpoints": endpoints,
+        "dosing": dosing_advice(subject, records, protocol),
     }
 
 
@@ -507,3 +534,51 @@ def audit_entries(db: Database, user: User, filters: dict[str, str]) -> list[Any
                 | (AuditEntry.table_name.in_(RECORD_TABLES) & AuditEntry.record.in_(records))
             )
         return list(s.execute(query).scalars())
+
+
+def dosing_advice(subject: Subject, records: Any, protocol: Protocol) -> dict[str, Any] | None:
+    """``tdm recommend`` on the subject's doses and troughs, when the subject's arm has a
+    trough-guided regimen (None otherwise). Each dose record is that day's dose, given
+    twice daily at 08:00 and 20:00 (whole capsules, the odd one in the morning); a day
+    without a record between the first and the last is a missed day; a trough is at
+    08:00 of its date, before that day's dose; dexamethasone days are the dates of the
+    protocol's dexamethasone regimens' doses."""
+    guided = [r for r in protocol.regimens.values() if r.tdm is not None and subject.arm in r.arms]
+    if not guided:
+        return None
+    regimen = guided[0]
+    if subject.weight_kg is None:
+        return {"note": "enter the subject's weight for dosing advice"}
+    live = [(r.table_name, json.loads(r.data)) for r in records if not r.retracted]
+    doses = {
+        d["date"]: float(d["dose_mg"])
+        for t, d in live
+        if t == "doses" and d["drug"] == regimen.drug
+    }
+    troughs = {d["date"]: float(d["trough_ng_ml"]) for t, d in live
+               if t == "drug_levels" and d["drug"] == regimen.drug}  # fmt: skip
+    steroid = {r.drug for r in protocol.regimens.values() if r.model == "dexamethasone"}
+    dex = {d["date"] for t, d in live if t == "doses" and d["drug"] in steroid}
+    if not doses or not troughs:
+        return {"note": "dosing advice needs at least one dose and one trough"}
+    from itptrial.tdm import recommend, regimen_rules, split_daily, twice_daily_history
+
+    rules = regimen_rules(regimen)
+    origin = dt.date.fromisoformat(min([*doses, *troughs, *dex]))
+    index = {date: (dt.date.fromisoformat(date) - origin).days for date in [*doses, *troughs, *dex]}
+    days = max(index[d] for d in doses) + 1
+    given = [[0.0, 0.0] for _ in range(days)]
+    for date, mg in doses.items():
+        morning, evening = split_daily(mg, rules.capsule_mg)
+        given[index[date]] = [float(morning), float(evening)]
+    history = twice_daily_history(
+        np.array(given),
+        [index[d] for d in dex],
+        [index[d] for d in sorted(troughs)],
+        [troughs[d] for d in sorted(troughs)],
+    )
+    advice = recommend(
+        history, float(subject.weight_kg), rules, "unknown", where=subject.subject_id
+    )
+    result: dict[str, Any] = advice.as_dict()
+    return result
