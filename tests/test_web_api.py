@@ -510,3 +510,29 @@ def test_migrations_upgrade_a_database_of_the_first_schema(tmp_path: Path) -> No
 
         old = session.get(Subject, "OLD")
         assert old is not None and old.weight_kg is None and old.site_id == "A"
+
+
+def test_account_changes_are_logged_and_deactivation_ends_sessions(
+    api: Api, db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert api.as_("inv_a", "GET", "/api/export").status_code == 403
+    with pytest.raises(SystemExit) as exit_info:
+        main(["user", "change", "inv_a", "--role", "statistician", "--db", db_url])
+    assert exit_info.value.code in (0, None)
+    assert api.as_("inv_a", "GET", "/api/export").status_code == 200  # the new role
+    with pytest.raises(SystemExit) as exit_info:
+        main(["user", "change", "inv_a", "--deactivate", "--db", db_url])
+    assert exit_info.value.code in (0, None)
+    assert api.as_("inv_a", "GET", "/api/export").status_code == 401
+    login = api.client.post("/api/session", json={"username": "inv_a", "password": PASSWORD})
+    assert login.status_code == 401
+    with sqlite3.connect(db_url.removeprefix("sqlite:///")) as raw:
+        rows = raw.execute(
+            "SELECT old, new FROM audit WHERE table_name = 'users' AND record = 'inv_a'"
+        ).fetchall()
+    assert len(rows) == 3  # created, role changed, deactivated
+    assert '"role":"investigator"' in rows[1][0] and '"role":"statistician"' in rows[1][1]
+    assert '"active":false' in rows[2][1]
+    with pytest.raises(SystemExit) as exit_info:
+        main(["user", "change", "nobody", "--role", "monitor", "--db", db_url])
+    assert exit_info.value.code == 2

@@ -1054,6 +1054,26 @@ def user_add(
     stdout.print(f"added {role} {name}" + (f" of site {site}" if site else ""), markup=False)
 
 
+@user_app.command("change")
+@reports_input_errors
+def user_change(
+    name: Annotated[str, typer.Argument(help="Username.")],
+    role: Annotated[str | None, typer.Option(help="The new role.")] = None,
+    site: Annotated[str | None, typer.Option(help="The new site (investigators).")] = None,
+    deactivate: Annotated[bool, typer.Option("--deactivate", help="End the account.")] = False,
+    db: DbOption = "sqlite:///itptrial.db",
+) -> None:
+    """Change an account's role or site, or deactivate it (logged; never deleted)."""
+    from itptrial.web import ServiceError, change_user
+
+    database = _database(db)
+    try:
+        change_user(database, name, role, False if deactivate else None, site)
+    except ServiceError as error:
+        raise InputError([Problem("user change", None, None, error.message)]) from None
+    stdout.print(f"changed {name}", markup=False)
+
+
 @audit_app.command("head")
 @reports_input_errors
 def audit_head_command(db: DbOption = "sqlite:///itptrial.db") -> None:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from itptrial.web._audit import AuditBreak, audit_head, verify_chain
 from itptrial.web._db import DEFAULT_DB, Database, open_database
-from itptrial.web._service import ROLES, ServiceError, add_user
+from itptrial.web._service import ROLES, ServiceError, add_user, change_user
 
 if TYPE_CHECKING:
     from itptrial.web._app import create_app
@@ -28,6 +28,7 @@ __all__ = [
     "ServiceError",
     "add_user",
     "audit_head",
+    "change_user",
     "create_app",
     "open_database",
     "verify_chain",

@@ -21,7 +21,7 @@ import numpy as np
 import polars as pl
 from argon2 import PasswordHasher
 from argon2.exceptions import VerificationError
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -75,6 +75,28 @@ def add_user(db: Database, username: str, password: str, role: str, site: str | 
         s.add(User(username=username, password_hash=_HASHER.hash(password), role=role,
                    site_id=site, active=True))  # fmt: skip
         append(s, by, "users", username, None, {"role": role, "site_id": site}, "account created")
+
+
+def change_user(db: Database, username: str, role: str | None = None, active: bool | None = None,
+                site: str | None = None, by: str = "cli") -> None:  # fmt: skip
+    """Change an account's role (and site) or deactivate it (accounts are never
+    deleted); logged with the old and new values. A deactivated account's sessions end."""
+    if role is not None and role not in ROLES:
+        raise ServiceError(400, f"role must be one of {', '.join(ROLES)}; got {role!r}")
+    with db.transaction() as s:
+        user = s.execute(select(User).where(User.username == username)).scalar()
+        if user is None:
+            raise ServiceError(404, f"no user {username!r}")
+        old = {"role": user.role, "site_id": user.site_id, "active": user.active}
+        user.role = role or user.role
+        user.site_id = site if site is not None else user.site_id
+        user.active = user.active if active is None else active
+        if user.role == "investigator" and not user.site_id:
+            raise ServiceError(400, "an investigator needs --site")
+        new = {"role": user.role, "site_id": user.site_id, "active": user.active}
+        if not user.active:
+            s.execute(delete(Token).where(Token.user_id == user.id))
+        append(s, by, "users", username, old, new, "account changed")
 
 
 def login(db: Database, username: str, password: str) -> str:
