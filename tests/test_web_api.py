@@ -80,7 +80,10 @@ def api(db_url: str) -> Iterator[Api]:
 def randomized_subject(api: Api, subject: str = "A-001", user: str = "inv_a") -> dict[str, Any]:
     site = "A" if user == "inv_a" else "B"
     r = api.as_(
-        user, "POST", "/api/subjects", json={"subject_id": subject, "site_id": site, "age": 40}
+        user,
+        "POST",
+        "/api/subjects",
+        json={"subject_id": subject, "site_id": site, "age": 40, "screening_count": 12},
     )
     assert r.status_code == 201, r.text
     r = api.as_(user, "POST", f"/api/subjects/{subject}/randomize", json={})
@@ -112,6 +115,8 @@ def valid_body(method: str, path: str) -> dict[str, Any]:
     """A well-formed body for the route (so only the rights can refuse it)."""
     if path.endswith("/randomize"):
         return {}
+    if path.endswith("/randomized-in-error"):
+        return {"reason": "entered in error"}
     if path.endswith("/sign"):
         return {"password": PASSWORD, "meaning": "reviewed"}
     if method == "DELETE":
@@ -220,9 +225,35 @@ def test_locking_a_randomized_subject_keeps_its_arm(listed: Api) -> None:
     assert [first["arm"], second["arm"]] == expected  # the list's order, no skip
 
 
+@pytest.mark.parametrize(
+    ("count", "grade", "eligible"),
+    [
+        (29, None, True),  # below 30
+        (30, None, False),  # needs bleeding to qualify up to 50 ...
+        (45, 2, True),  # ... below 50 with WHO grade 2 or more
+        (45, 1, False),
+        (50, 3, False),  # not below 50
+        (None, None, False),  # no screening count
+    ],
+)
+def test_eligibility_is_the_protocols_count_rule(
+    listed: Api, count: float | None, grade: int | None, eligible: bool
+) -> None:
+    body = {"subject_id": "A-1", "site_id": "A", "age": 40, "screening_count": count,
+            "screening_who_grade": grade}  # fmt: skip
+    assert listed.as_("inv_a", "POST", "/api/subjects", json=body).status_code == 201
+    r = listed.as_("inv_a", "POST", "/api/subjects/A-1/randomize", json={})
+    assert (r.status_code == 200) == eligible, r.text
+    if not eligible:
+        assert r.json()["problems"][0]["field"] == "screening_count"
+
+
 def test_an_ineligible_subject_is_not_randomized(listed: Api) -> None:
     r = listed.as_(
-        "inv_a", "POST", "/api/subjects", json={"subject_id": "A-9", "site_id": "A", "age": 15}
+        "inv_a",
+        "POST",
+        "/api/subjects",
+        json={"subject_id": "A-9", "site_id": "A", "age": 15, "screening_count": 12},
     )
     assert r.status_code == 201
     r = listed.as_("inv_a", "POST", "/api/subjects/A-9/randomize", json={})
@@ -449,7 +480,13 @@ def test_dosing_advice_is_tdm_recommend_on_the_entered_doses_and_troughs(listed:
     while arm != "TAC_DXM":  # the list decides the arm: enrol until one is in it
         k += 1
         subject = f"A-{k:03d}"
-        body = {"subject_id": subject, "site_id": "A", "age": 40, "weight_kg": 58.0}
+        body = {
+            "subject_id": subject,
+            "site_id": "A",
+            "age": 40,
+            "weight_kg": 58.0,
+            "screening_count": 12,
+        }
         assert listed.as_("inv_a", "POST", "/api/subjects", json=body).status_code == 201
         arm = listed.as_("inv_a", "POST", f"/api/subjects/{subject}/randomize", json={}).json()[
             "arm"

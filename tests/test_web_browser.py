@@ -86,6 +86,7 @@ def test_investigator_enrols_randomizes_enters_a_visit_and_signs(site: str) -> N
 
         page.get_by_label("Subject ID").fill("A-001")
         page.get_by_label("Age (years)").fill("44")
+        page.get_by_label("Screening count (x10^9/L)").fill("14")
         page.get_by_role("button", name="Enrol").click()
         page.wait_for_url(f"{site}/subjects/A-001")
         page.get_by_role("button", name="Randomize").click()
@@ -96,7 +97,7 @@ def test_investigator_enrols_randomizes_enters_a_visit_and_signs(site: str) -> N
         page.get_by_label("Platelet count (x10^9/L)").fill("12")
         page.get_by_role("button", name="Save count").click()
         page.locator("#dose-date").fill(today.isoformat())
-        page.get_by_label("Drug").fill("dexamethasone")
+        page.get_by_label("Drug", exact=True).fill("dexamethasone")
         page.get_by_label("Dose (mg)").fill("40")
         page.get_by_role("button", name="Save dose").click()
         assert "Initial response: no" in page.locator("#adjudication").inner_text()

@@ -41,7 +41,9 @@ def _seed() -> dict[str, str]:
         text = randomization_list(PROTOCOL.arm_codes, 50, seed=2).csv_text()
         client.post("/api/randomization-list", content=text, headers=admin)
         client.post(
-            "/api/subjects", json={"subject_id": "A-001", "site_id": "A", "age": 40}, headers=inv
+            "/api/subjects",
+            json={"subject_id": "A-001", "site_id": "A", "age": 40, "screening_count": 12},
+            headers=inv,
         )
         client.post("/api/subjects/A-001/randomize", json={}, headers=inv)
     return inv

@@ -119,7 +119,8 @@ def test_200_randomizations_from_20_threads(server: tuple[str, str]) -> None:
     with httpx.Client(base_url=base, headers=headers, timeout=60) as client:
         for k in range(200):
             r = client.post(
-                "/api/subjects", json={"subject_id": f"S{k:03d}", "site_id": "A", "age": 50}
+                "/api/subjects",
+                json={"subject_id": f"S{k:03d}", "site_id": "A", "age": 50, "screening_count": 12},
             )
             assert r.status_code == 201
 

@@ -30,6 +30,8 @@ class NewSubject(BaseModel):
     sex: str | None = None
     age: int | None = None
     weight_kg: float | None = None
+    screening_count: float | None = None
+    screening_who_grade: int | None = None
 
 
 class Randomize(BaseModel):

@@ -98,6 +98,8 @@ class Subject(Base):
     randomized_in_error: Mapped[bool] = mapped_column(Boolean, default=False)
     error_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     weight_kg: Mapped[float | None] = mapped_column(Float, nullable=True)  # for dosing advice
+    screening_count: Mapped[float | None] = mapped_column(Float, nullable=True)  # eligibility
+    screening_who_grade: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class Record(Base):

@@ -160,6 +160,10 @@ def add_pages(app: FastAPI, db: Database, protocol: Protocol) -> None:
             "sex": form.get("sex") or None,
             "age": int(form["age"]) if form.get("age", "").isdigit() else None,
             "weight_kg": _number(form.get("weight_kg", "")),
+            "screening_count": _number(form.get("screening_count", "")),
+            "screening_who_grade": int(form["screening_who_grade"])
+            if form.get("screening_who_grade", "").isdigit()
+            else None,
         }
         try:
             service.enrol(db, user, body, protocol)

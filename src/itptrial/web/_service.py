@@ -194,6 +194,13 @@ def enrol(db: Database, user: User, body: dict[str, Any], protocol: Protocol) ->
     if age is not None and (not isinstance(age, int) or not 0 <= age <= 120):
         raise ServiceError(422, "age must be whole years 0-120",
                            [{"field": "age", "message": "whole years 0-120"}])  # fmt: skip
+    count, grade = body.get("screening_count"), body.get("screening_who_grade")
+    if count is not None and (not isinstance(count, int | float) or not 0 <= count <= 5000):
+        raise ServiceError(422, "screening_count must be 0-5000",
+                           [{"field": "screening_count", "message": "0-5000 x10^9/L"}])  # fmt: skip
+    if grade is not None and (not isinstance(grade, int) or not 0 <= grade <= 4):
+        problems = [{"field": "screening_who_grade", "message": "WHO grade 0-4"}]
+        raise ServiceError(422, "screening_who_grade must be 0-4", problems)
     weight = body.get("weight_kg")
     if weight is not None and (not isinstance(weight, int | float) or not 20 <= weight <= 250):
         raise ServiceError(422, "weight_kg must be 20-250",
@@ -202,23 +209,56 @@ def enrol(db: Database, user: User, body: dict[str, Any], protocol: Protocol) ->
         if s.get(Subject, subject_id) is not None:
             raise ServiceError(409, f"subject {subject_id!r} exists")
         s.add(Subject(subject_id=subject_id, site_id=site, sex=sex, age=age,
-                      weight_kg=weight, randomized_in_error=False))  # fmt: skip
-        new = {"site_id": site, "sex": sex, "age": age, "weight_kg": weight}
+                      weight_kg=weight, screening_count=count, screening_who_grade=grade,
+                      randomized_in_error=False))  # fmt: skip
+        new = {"site_id": site, "sex": sex, "age": age, "weight_kg": weight,
+               "screening_count": count, "screening_who_grade": grade}  # fmt: skip
         append(s, user.username, "subjects", subject_id, None, new, "enrolled")
-    return {"subject_id": subject_id, "site_id": site, "sex": sex, "age": age, "weight_kg": weight}
+    return {"subject_id": subject_id, "site_id": site, "sex": sex, "age": age, "weight_kg": weight,
+            "screening_count": count, "screening_who_grade": grade}  # fmt: skip
+
+
+def _age_problems(subject: Subject, protocol: Protocol) -> list[str]:
+    rules = protocol.eligibility
+    if rules is None:
+        return []
+    out = []
+    if (rules.min_age is not None or rules.max_age is not None) and subject.age is None:
+        out.append("the protocol limits age: enter the subject's age first")
+    if rules.min_age is not None and subject.age is not None and subject.age < rules.min_age:
+        out.append(f"younger than the protocol's minimum age {rules.min_age}")
+    if rules.max_age is not None and subject.age is not None and subject.age > rules.max_age:
+        out.append(f"older than the protocol's maximum age {rules.max_age}")
+    return out
 
 
 def _eligibility_problem(subject: Subject, protocol: Protocol) -> str | None:
+    """Why the subject may not be randomized under the protocol's ``[eligibility]``
+    (None: eligible): its age limits, and its count criterion (a screening count below
+    ``count_below``, or below ``count_below_with_bleeding`` with WHO bleeding of
+    ``bleeding_grade`` or more), the same rules as the virtual population's."""
     rules = protocol.eligibility
     if rules is None:
         return None
-    if (rules.min_age is not None or rules.max_age is not None) and subject.age is None:
-        return "the protocol limits age: enter the subject's age first"
-    if rules.min_age is not None and subject.age is not None and subject.age < rules.min_age:
-        return f"younger than the protocol's minimum age {rules.min_age}"
-    if rules.max_age is not None and subject.age is not None and subject.age > rules.max_age:
-        return f"older than the protocol's maximum age {rules.max_age}"
-    return None
+    ages = _age_problems(subject, protocol)
+    if ages:
+        return ages[0]
+    count, grade = subject.screening_count, subject.screening_who_grade
+    if count is None:
+        return "enter the screening platelet count first"
+    if count < rules.count_below:
+        return None
+    with_bleeding = rules.count_below_with_bleeding
+    if with_bleeding is not None and count < with_bleeding:
+        if grade is None:
+            return f"a count of {count:g} needs the screening WHO bleeding grade"
+        if grade >= rules.bleeding_grade:
+            return None
+        return (
+            f"count {count:g} is not below {rules.count_below:g}, and below "
+            f"{with_bleeding:g} only with WHO bleeding grade {rules.bleeding_grade} or more"
+        )
+    return f"screening count {count:g} is not below {rules.count_below:g}"
 
 
 def randomize(db: Database, user: User, subject_id: str, stratum: str | None,
@@ -234,9 +274,9 @@ def randomize(db: Database, user: User, subject_id: str, stratum: str | None,
             raise ServiceError(409, f"subject {subject_id!r} is randomized already")
         problem = _eligibility_problem(subject, protocol)
         if problem:
-            raise ServiceError(
-                422, f"not eligible: {problem}", [{"field": "age", "message": problem}]
-            )
+            field = "age" if problem in _age_problems(subject, protocol) else "screening_count"
+            problems = [{"field": field, "message": problem}]
+            raise ServiceError(422, f"not eligible: {problem}", problems)
         slot = s.execute(
             select(Slot)
             .where(Slot.stratum == chosen, Slot.subject_id.is_(None))
@@ -453,6 +493,8 @@ def subject_view(db: Database, user: User, subject_id: str, protocol: Protocol) 
         "randomized_in_error": subject.randomized_in_error,
         "error_reason": subject.error_reason,
         "weight_kg": subject.weight_kg,
+        "screening_count": subject.screening_count,
+        "screening_who_grade": subject.screening_who_grade,
         "records": [
             {"id": r.id, "table": r.table_name, "retracted": r.retracted, **json.loads(r.data)}
             for r in records
