@@ -962,22 +962,14 @@ def tdm_evaluate(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """MAP-guided, rule-based and fixed dosing on virtual patients (docs/tdm.md)."""
-    from itptrial.design import dosing_setup, dosing_text, evaluate_dosing
-    from itptrial.pk import load_tacrolimus_model
+    from itptrial.design import dosing_text, evaluate_dosing, protocol_dosing_setup
     from itptrial.protocol import load_protocol
-    from itptrial.sim import load_parameters
 
     if scheduler is not None and workers is not None:
         message = "give --workers (a local cluster) or --scheduler (an existing one), not both"
         raise InputError([Problem("--workers", None, None, message)])
-    params = load_parameters()
     try:
-        setup = dosing_setup(
-            load_protocol(protocol),
-            load_tacrolimus_model(),
-            params.tacrolimus.weight_median_kg,
-            params.tacrolimus.omega_weight,
-        )
+        setup = protocol_dosing_setup(load_protocol(protocol))
     except ValueError as error:
         raise _argument_error("tdm evaluate", error) from None
     with _progress("dosing virtual patients") as bar, _cluster(scheduler, workers) as client:

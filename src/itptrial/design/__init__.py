@@ -37,6 +37,7 @@ from itptrial.design._dosing import (
     dosing_setup,
     evaluate_dosing,
     patient_measures,
+    protocol_dosing_setup,
     simulate_patient,
 )
 from itptrial.design._group_sequential import (
@@ -108,6 +109,7 @@ __all__ = [
     "pearson_z",
     "phase2_assurance",
     "power_text",
+    "protocol_dosing_setup",
     "randomization_list",
     "run_tasks",
     "sample_size_rates",

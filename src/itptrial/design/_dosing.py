@@ -130,6 +130,18 @@ def dosing_setup(
     )
 
 
+def protocol_dosing_setup(protocol: Protocol) -> DosingSetup:
+    """:func:`dosing_setup` with the shipped PK model and the virtual population's
+    weight distribution (the simulator's parameter file)."""
+    from itptrial.pk import load_tacrolimus_model
+    from itptrial.sim import load_parameters
+
+    weight = load_parameters().tacrolimus
+    return dosing_setup(
+        protocol, load_tacrolimus_model(), weight.weight_median_kg, weight.omega_weight
+    )
+
+
 @dataclass(frozen=True)
 class PatientCourse:
     """One virtual patient under each strategy (rows in ``setup.strategies`` order,
