@@ -81,6 +81,12 @@ ProtocolOption = Annotated[
 DataArgument = Annotated[
     Path, typer.Argument(help="Dataset folder (CSV/Parquet tables) or DuckDB file.")
 ]
+SchedulerOption = Annotated[
+    str | None, typer.Option(help="Dask scheduler tcp://HOST:PORT (default: local).")
+]
+WorkersOption = Annotated[
+    int | None, typer.Option(min=1, help="Local Dask workers (default: one per CPU).")
+]
 
 
 def _print_problems(problems: Iterable[Problem]) -> None:
@@ -731,12 +737,8 @@ def design_power(
     boundary: Annotated[
         BoundaryChoice | None, typer.Option(help="Group-sequential boundary (with --looks).")
     ] = None,
-    scheduler: Annotated[
-        str | None, typer.Option(help="Dask scheduler tcp://HOST:PORT (default: local).")
-    ] = None,
-    workers: Annotated[
-        int | None, typer.Option(min=1, help="Local Dask workers (default: one per CPU).")
-    ] = None,
+    scheduler: SchedulerOption = None,
+    workers: WorkersOption = None,
     html: Annotated[Path | None, typer.Option(help="Write the power curves page.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
@@ -953,12 +955,8 @@ def tdm_evaluate(
     patients: Annotated[int, typer.Option(min=2, help="Virtual patients.")],
     seed: Annotated[int, typer.Option(min=0, help="Random seed.")] = 20211211,
     protocol: ProtocolOption = "target020",
-    scheduler: Annotated[
-        str | None, typer.Option(help="Dask scheduler tcp://HOST:PORT (default: local).")
-    ] = None,
-    workers: Annotated[
-        int | None, typer.Option(min=1, help="Local Dask workers (default: one per CPU).")
-    ] = None,
+    scheduler: SchedulerOption = None,
+    workers: WorkersOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """MAP-guided, rule-based and fixed dosing on virtual patients (docs/tdm.md)."""

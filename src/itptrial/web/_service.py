@@ -393,14 +393,7 @@ def add_record(db: Database, user: User, subject_id: str, table: str, body: dict
                 raise ServiceError(
                     422, "a change needs a reason", [{"field": "reason", "message": "required"}]
                 )
-            record = s.get(Record, record_id)
-            if (
-                record is None
-                or record.subject_id != subject_id
-                or record.table_name != table
-                or record.retracted
-            ):
-                raise ServiceError(404, f"no {table} record {record_id}")
+            record = _live_record(s, subject_id, table, record_id)
             old = json.loads(record.data)
             record.data = json.dumps(data, sort_keys=True)
         else:
@@ -417,6 +410,16 @@ def add_record(db: Database, user: User, subject_id: str, table: str, body: dict
         return {"id": record.id, **data}
 
 
+def _live_record(s: Session, subject_id: str, table: str, record_id: int) -> Record:
+    """The subject's record of ``table`` with that id, not retracted (else 404)."""
+    record = s.get(Record, record_id)
+    if record is None or (record.subject_id, record.table_name) != (subject_id, table):
+        raise ServiceError(404, f"no {table} record {record_id}")
+    if record.retracted:
+        raise ServiceError(404, f"{table} record {record_id} is retracted")
+    return record
+
+
 def retract(
     db: Database, user: User, subject_id: str, table: str, record_id: int, reason: str | None
 ) -> None:
@@ -427,14 +430,7 @@ def retract(
         )
     with db.transaction() as s:
         _subject(s, user, subject_id)
-        record = s.get(Record, record_id)
-        if (
-            record is None
-            or record.subject_id != subject_id
-            or record.table_name != table
-            or record.retracted
-        ):
-            raise ServiceError(404, f"no {table} record {record_id}")
+        record = _live_record(s, subject_id, table, record_id)
         record.retracted = True
         append(s, user.username, table, str(record_id), json.loads(record.data), None, reason)
 
