@@ -117,7 +117,7 @@ tdm_rules = st.tuples(
     st.floats(1.0, 6.0),
     st.floats(0.5, 5.0),
     st.booleans(),
-    st.floats(2.0, 10.0),
+    st.floats(0.5, 10.0),  # below two capsules too (the compiled loop allows it)
     st.sampled_from(["rule", "fixed"]),  # "map" runs only in the Python loop
 ).map(
     lambda t: {

@@ -189,14 +189,37 @@ def test_strategies_share_the_patient_until_the_first_change(
     assert 0.02 < missed.mean() < 0.09  # 1 in 20 doses missed
 
 
-def test_patient_k_does_not_depend_on_how_many_are_evaluated() -> None:
+def test_patient_k_does_not_depend_on_how_many_are_evaluated(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """evaluate_dosing gives patient k stream k of the seed's first child: the courses it
+    simulates for N = 3 are the first three of N = 5, and equal simulate_patient on
+    those streams; the same seed gives the same result."""
+    import itptrial.design._dosing as dosing
+    from itptrial._streams import children
+
     s = setup_of(("rule", "fixed"))
+    original = dosing._patients
+    simulated_all: list[PatientCourse] = []
+
+    def recording(setup: DosingSetup, seeds: list[np.random.SeedSequence]) -> list[PatientCourse]:
+        out = original(setup, seeds)
+        simulated_all.extend(out)  # in task order: run here, without a cluster
+        return out
+
+    monkeypatch.setattr(dosing, "_patients", recording)
     small = evaluate_dosing(s, 3, 5).as_dict()
-    again = evaluate_dosing(s, 3, 5).as_dict()
-    assert small == again
-    larger = evaluate_dosing(s, 5, 5)
-    assert larger.as_dict() != small  # more patients, other means
-    assert larger.patients == 5
+    three = list(simulated_all)
+    simulated_all.clear()
+    evaluate_dosing(s, 5, 5)
+    five = list(simulated_all)
+    assert len(three) == 3 and len(five) == 5
+    streams = children(children(np.random.SeedSequence(5), 2)[0], 5)
+    for k in range(3):
+        np.testing.assert_array_equal(three[k].reading, five[k].reading)
+        np.testing.assert_array_equal(three[k].reading, simulate_patient(s, streams[k]).reading)
+    simulated_all.clear()
+    assert evaluate_dosing(s, 3, 5).as_dict() == small
 
 
 def test_map_strategy_and_cli_json(capsys: pytest.CaptureFixture[str]) -> None:
@@ -220,6 +243,21 @@ def test_map_strategy_and_cli_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert set(changes - 1) <= set(s.sample_days)
     after = p.daily_mg[0, 8:]
     assert (after >= 1.0).all() and (after <= 6.0).all() and (after * 2 % 1 == 0).all()
+    # the doses taken are the prescribed split, or 0 where missed
+    for day in range(s.days):
+        morning = np.ceil(p.daily_mg[0, day] / 2 / 0.5 - 1e-9) * 0.5
+        split = (morning, p.daily_mg[0, day] - morning)
+        assert all(g in (0.0, x) for g, x in zip(p.given_mg[0, day], split, strict=True))
+    # each weekly dose is choose_dose of what was known that day, written out here: the
+    # doses taken so far, the dexamethasone days so far, the weekly readings so far
+    dex = list(s.dex_days) + (list(s.repeat_days) if p.second_course else [])
+    for day in s.sample_days[:3]:
+        sampled = [d for d in range(7, day + 1, 7)]
+        history = twice_daily_history(
+            p.given_mg[0, : day + 1], [d for d in dex if d <= day], sampled, p.reading[0, sampled]
+        )
+        expected = choose_dose(history, p.weight_kg, dosing_rules(TARGET020), model=MODEL)
+        assert p.daily_mg[0, day + 1] == expected.daily_mg
 
 
 def test_cli_refuses_a_protocol_without_trough_guided_dosing(

@@ -491,15 +491,14 @@ class _Dosing:
         ``rule``, an off-target trough moves the dose proportionally toward mid-target;
         ``map``, the MAP recommendation from the patient's ``history(i)`` so far (the
         genotype unknown, as in the trial's data); ``fixed``, unchanged."""
-        tdm = self.regimen.tdm
-        assert tdm is not None
-        rules = regimen_rules(self.regimen)
+        tdm, step = self.regimen.tdm, self.regimen.dose_step_mg
+        assert tdm is not None and step is not None
         if tdm.strategy == "rule":
-            titrated = titrated_dose(
-                self.daily_mg, troughs, rules.target, rules.capsule_mg, rules.max_daily_mg
-            )
+            target = (tdm.trough_low_ng_ml, tdm.trough_high_ng_ml)
+            titrated = titrated_dose(self.daily_mg, troughs, target, step, tdm.max_daily_dose_mg)
             self.daily_mg = np.where(measured, titrated, self.daily_mg)
-        elif tdm.strategy == "map":
+        elif tdm.strategy == "map":  # (check_simulation: the maximum allows two capsules)
+            rules = regimen_rules(self.regimen)
             for i in np.flatnonzero(measured):
                 choice = choose_dose(history(int(i)), float(self.weight[i]), rules, model=pk_model)
                 self.daily_mg[i] = choice.daily_mg
