@@ -114,6 +114,11 @@ def test_investigator_enrols_randomizes_enters_a_visit_and_signs(site: str) -> N
         page.get_by_role("button", name="Save count").click()
         assert "count below 0" in page.get_by_role("alert").inner_text()  # the loader's words
 
+        page.get_by_label("Adverse event").fill("insomnia")
+        page.locator("#ae-date").fill(today.isoformat())
+        page.get_by_role("button", name="Save adverse event").click()
+        assert "insomnia" in page.locator("main table").last.inner_text()
+
         page.get_by_label("Password").fill(PASSWORD)
         page.get_by_role("button", name="Sign the records").click()
         assert "dr_a" in page.locator("#signatures").inner_text()
