@@ -136,3 +136,40 @@ def test_a_form_without_the_csrf_token_is_refused(site: str) -> None:
         forged = client.post("/subjects", data={"subject_id": "X-1", "age": "40"})
         assert forged.status_code == 403
         assert client.get("/subjects/X-1").status_code == 404
+
+
+def test_pages_pass_an_axe_accessibility_audit(site: str) -> None:
+    """axe-core (Deque's rules for WCAG 2.1 A and AA, bundled by axe-playwright-python)
+    on the login page, the dashboard and a subject page with records: no violation."""
+    from axe_playwright_python.sync_playwright import Axe
+    from playwright.sync_api import sync_playwright
+
+    axe = Axe()
+    today = dt.datetime.now(dt.UTC).date().isoformat()
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 820, "height": 1180})
+        found = {}
+        page.goto(f"{site}/login")
+        found["login"] = axe.run(page).response["violations"]
+        page.get_by_label("Username").fill("dr_a")
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Log in").click()
+        page.wait_for_url(f"{site}/")
+        page.get_by_label("Subject ID").fill("A-002")
+        page.get_by_label("Age (years)").fill("50")
+        page.get_by_label("Screening count (x10^9/L)").fill("9")
+        page.get_by_role("button", name="Enrol").click()
+        page.get_by_role("button", name="Randomize").click()
+        page.get_by_label("Date").first.fill(today)
+        page.get_by_label("Platelet count (x10^9/L)").fill("9")
+        page.get_by_role("button", name="Save count").click()
+        found["subject"] = axe.run(page).response["violations"]
+        page.goto(f"{site}/")
+        found["dashboard"] = axe.run(page).response["violations"]
+        page.set_content("<html><body><input></body></html>")  # the audit can fail
+        unlabelled = {v["id"] for v in axe.run(page).response["violations"]}
+        browser.close()
+    assert "label" in unlabelled
+    problems = {name: [v["id"] for v in violations] for name, violations in found.items()}
+    assert problems == {"login": [], "subject": [], "dashboard": []}
