@@ -131,11 +131,30 @@ def test_investigator_enrols_randomizes_enters_a_visit_and_signs(site: str) -> N
 
 def test_a_form_without_the_csrf_token_is_refused(site: str) -> None:
     with httpx.Client(base_url=site) as client:
-        client.post("/login", data={"username": "dr_a", "password": PASSWORD})
+        foreign = {"Origin": "https://evil.example"}
+        login = {"username": "dr_a", "password": PASSWORD}
+        assert client.post("/login", data=login, headers=foreign).status_code == 403
+        assert "itptrial_session" not in client.cookies  # no login CSRF
+        client.post("/login", data=login)
         assert "itptrial_session" in client.cookies
         forged = client.post("/subjects", data={"subject_id": "X-1", "age": "40"})
         assert forged.status_code == 403
         assert client.get("/subjects/X-1").status_code == 404
+        odd = client.get("/")  # odd numbers in the enrolment form: refused, never a 500
+        csrf = odd.text.split('name="csrf" value="')[1].split('"')[0]
+        bad = client.post("/subjects", data={"csrf": csrf, "subject_id": "X-2", "age": "\u00b2"})
+        assert bad.status_code == 303 and "error=" in bad.headers["location"]
+
+
+def test_logout_ends_the_session(site: str) -> None:
+    with httpx.Client(base_url=site) as client:
+        client.post("/login", data={"username": "dr_a", "password": PASSWORD})
+        cookie = client.cookies["itptrial_session"]
+        page = client.get("/")
+        csrf = page.text.split('name="csrf" value="')[1].split('"')[0]
+        client.post("/logout", data={"csrf": csrf})
+    with httpx.Client(base_url=site, cookies={"itptrial_session": cookie}) as replay:
+        assert replay.get("/").headers.get("location", "").endswith("/login")
 
 
 def test_pages_pass_an_axe_accessibility_audit(site: str) -> None:

@@ -1030,6 +1030,9 @@ def user_add(
     name: Annotated[str, typer.Argument(help="Username.")],
     role: Annotated[str, typer.Option(help="admin, investigator, monitor or statistician.")],
     site: Annotated[str | None, typer.Option(help="The investigator's site.")] = None,
+    full_name: Annotated[
+        str | None, typer.Option(help="Printed with the user's signatures (default: NAME).")
+    ] = None,
     db: DbOption = "sqlite:///itptrial.db",
 ) -> None:
     """Add an account; the password is read from stdin (one line)."""
@@ -1038,7 +1041,7 @@ def user_add(
     password = sys.stdin.readline().rstrip("\n")
     database = _database(db)
     try:
-        add_user(database, name, password, role, site)
+        add_user(database, name, password, role, site, full_name=full_name)
     except ServiceError as error:
         raise InputError([Problem("user add", None, None, error.message)]) from None
     stdout.print(f"added {role} {name}" + (f" of site {site}" if site else ""), markup=False)

@@ -90,8 +90,7 @@ def create_app(db: Database, protocol: Protocol) -> FastAPI:
 
     @app.post("/api/randomization-list", status_code=201)
     async def randomization_list(request: Request, user: Admin) -> dict[str, Any]:
-        text = (await request.body()).decode("utf-8", errors="replace")
-        return service.upload_list(db, user, text, protocol)
+        return service.upload_list(db, user, await request.body(), protocol)
 
     @app.post("/api/subjects", status_code=201)
     def subjects(body: NewSubject, user: Investigator) -> dict[str, Any]:

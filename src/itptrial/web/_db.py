@@ -46,6 +46,7 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(16))
     site_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    full_name: Mapped[str | None] = mapped_column(String(128), nullable=True)
 
 
 class Token(Base):

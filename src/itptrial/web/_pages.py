@@ -9,6 +9,8 @@ OWASP CSRF Prevention Cheat Sheet, without server-side state).
 
 import hashlib
 import hmac
+import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -98,6 +100,8 @@ def add_pages(app: FastAPI, db: Database, protocol: Protocol) -> None:
 
     @app.post("/login", include_in_schema=False)
     async def login(request: Request) -> Response:
+        if not _same_origin(request):  # login CSRF: a foreign page logging one in
+            raise service.ServiceError(403, "a login from another site's page is refused")
         form = {k: str(v) for k, v in (await request.form()).items()}
         try:
             token = service.login(db, form.get("username", ""), form.get("password", ""))
@@ -122,6 +126,7 @@ def add_pages(app: FastAPI, db: Database, protocol: Protocol) -> None:
     @app.post("/logout", include_in_schema=False)
     async def logout(request: Request) -> Response:
         await form_of(request)
+        service.logout(db, request.cookies.get(COOKIE, ""))
         response = to_login()
         response.delete_cookie(COOKIE)
         return response
@@ -158,12 +163,10 @@ def add_pages(app: FastAPI, db: Database, protocol: Protocol) -> None:
             "subject_id": form.get("subject_id"),
             "site_id": user.site_id,
             "sex": form.get("sex") or None,
-            "age": int(form["age"]) if form.get("age", "").isdigit() else None,
+            "age": _integer(form.get("age", "")),
             "weight_kg": _number(form.get("weight_kg", "")),
             "screening_count": _number(form.get("screening_count", "")),
-            "screening_who_grade": int(form["screening_who_grade"])
-            if form.get("screening_who_grade", "").isdigit()
-            else None,
+            "screening_who_grade": _integer(form.get("screening_who_grade", "")),
         }
         try:
             service.enrol(db, user, body, protocol)
@@ -199,6 +202,7 @@ def add_pages(app: FastAPI, db: Database, protocol: Protocol) -> None:
             records=records,
             chart=_chart(view["records"], day0),
             can_write=user.role == "investigator",
+            strata=service.list_strata(db),
             error=request.query_params.get("error"),
         )
 
@@ -211,9 +215,9 @@ def add_pages(app: FastAPI, db: Database, protocol: Protocol) -> None:
         user = signed_in(request)
         if user is None:
             return to_login()
-        await form_of(request)
+        form = await form_of(request)
         try:
-            service.randomize(db, user, subject_id, None, protocol)
+            service.randomize(db, user, subject_id, form.get("stratum") or None, protocol)
         except service.ServiceError as error:
             return back(subject_id, error)
         return back(subject_id)
@@ -248,14 +252,32 @@ def add_pages(app: FastAPI, db: Database, protocol: Protocol) -> None:
         )
 
 
+def _same_origin(request: Request) -> bool:
+    """The browser says the form came from this site (Origin, else Sec-Fetch-Site), or
+    says nothing (a non-browser client)."""
+    origin = request.headers.get("origin")
+    if origin is not None:
+        host = request.headers.get("x-forwarded-host") or request.headers.get("host", "")
+        return origin.split("://", 1)[-1] == host
+    return request.headers.get("sec-fetch-site", "same-origin") in ("same-origin", "none")
+
+
+def _integer(text: str) -> int | str | None:
+    """A form's whole number, or the text itself (the service then names the field)."""
+    if not text.strip():
+        return None
+    return int(text) if re.fullmatch(r"-?[0-9]{1,6}", text.strip()) else text
+
+
 def _number(text: str) -> float | str | None:
     """A form's decimal, or the text itself (the service then names the field)."""
     if not text.strip():
         return None
     try:
-        return float(text)
+        value = float(text)
     except ValueError:
         return text
+    return value if math.isfinite(value) else text
 
 
 def _quoted(error: service.ServiceError) -> str:

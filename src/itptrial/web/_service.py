@@ -12,6 +12,7 @@ import datetime as dt
 import hashlib
 import io
 import json
+import re
 import secrets
 import zipfile
 from dataclasses import dataclass, field
@@ -56,12 +57,17 @@ class ServiceError(Exception):
     problems: list[dict[str, Any]] = field(default_factory=list)
 
 
+def _given(text: str | None) -> bool:
+    """A reason or meaning with something in it (not empty, not only spaces)."""
+    return bool(text and text.strip())
+
+
 def _hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
 def add_user(db: Database, username: str, password: str, role: str, site: str | None,
-             by: str = "cli") -> None:  # fmt: skip
+             by: str = "cli", full_name: str | None = None) -> None:  # fmt: skip
     """A new account (investigators need a site); logged in the audit trail."""
     if role not in ROLES:
         raise ServiceError(400, f"role must be one of {', '.join(ROLES)}; got {role!r}")
@@ -73,8 +79,9 @@ def add_user(db: Database, username: str, password: str, role: str, site: str | 
         if s.execute(select(User).where(User.username == username)).scalar() is not None:
             raise ServiceError(409, f"user {username!r} exists")
         s.add(User(username=username, password_hash=_HASHER.hash(password), role=role,
-                   site_id=site, active=True))  # fmt: skip
-        append(s, by, "users", username, None, {"role": role, "site_id": site}, "account created")
+                   site_id=site, active=True, full_name=full_name or username))  # fmt: skip
+        new = {"role": role, "site_id": site, "full_name": full_name or username}
+        append(s, by, "users", username, None, new, "account created")
 
 
 def change_user(db: Database, username: str, role: str | None = None, active: bool | None = None,
@@ -99,16 +106,34 @@ def change_user(db: Database, username: str, role: str | None = None, active: bo
         append(s, by, "users", username, old, new, "account changed")
 
 
+def _too_many_failures(s: Session, username: str) -> None:
+    """429 after 5 wrong passwords (logins or signatures) within 15 minutes."""
+    now = dt.datetime.now(dt.UTC)
+    since = (now - dt.timedelta(minutes=FAILURE_WINDOW_MIN)).strftime("%Y-%m-%dT%H:%M:%S")
+    failures = s.execute(
+        select(func.count()).where(LoginFailure.username == username, LoginFailure.at >= since)
+    ).scalar_one()
+    if failures >= MAX_FAILURES:
+        raise ServiceError(429, "too many wrong passwords: try again later")
+
+
+def _failed(db: Database, username: str) -> None:
+    with db.transaction() as s:
+        now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        s.add(LoginFailure(username=username, at=now))
+
+
+def logout(db: Database, token: str) -> None:
+    """End the session of ``token`` (its row deleted: the cookie alone no longer works)."""
+    with db.transaction() as s:
+        s.execute(delete(Token).where(Token.token_hash == _hash_token(token)))
+
+
 def login(db: Database, username: str, password: str) -> str:
     """A bearer token, or 401; more than 5 failures in 15 minutes: 429."""
     now = dt.datetime.now(dt.UTC)
-    since = (now - dt.timedelta(minutes=FAILURE_WINDOW_MIN)).strftime("%Y-%m-%dT%H:%M:%S")
     with db.transaction() as s:
-        failures = s.execute(
-            select(func.count()).where(LoginFailure.username == username, LoginFailure.at >= since)
-        ).scalar_one()
-        if failures >= MAX_FAILURES:
-            raise ServiceError(429, "too many failed logins: try again later")
+        _too_many_failures(s, username)
         user = s.execute(select(User).where(User.username == username)).scalar()
         try:
             ok = user is not None and user.active and _HASHER.verify(user.password_hash, password)
@@ -150,9 +175,22 @@ def _subject(s: Session, user: User, subject_id: str) -> Subject:
     return subject
 
 
-def upload_list(db: Database, user: User, text: str, protocol: Protocol) -> dict[str, Any]:
-    """Store the list of ``itptrial randomize`` (columns sequence, stratum, arm), once."""
+MAX_LIST_BYTES = 5_000_000
+SEQUENCE = re.compile(r"[0-9]{1,9}")
+
+
+def upload_list(db: Database, user: User, content: bytes, protocol: Protocol) -> dict[str, Any]:
+    """Store the list of ``itptrial randomize`` (columns sequence, stratum, arm), once.
+    The audit entry records that a list of so many allocations was locked, nothing that
+    identifies it (its hash would let anyone regenerate a list from a guessed seed and
+    compare)."""
     require(user, "admin")
+    if len(content) > MAX_LIST_BYTES:
+        raise ServiceError(413, f"the list is larger than {MAX_LIST_BYTES:,} bytes")
+    try:
+        text = content.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ServiceError(422, "the list is not UTF-8 text") from None
     rows = list(csv.DictReader(io.StringIO(text)))
     problems = []
     if not rows or not {"sequence", "stratum", "arm"} <= set(rows[0]):
@@ -161,23 +199,51 @@ def upload_list(db: Database, user: User, text: str, protocol: Protocol) -> dict
     for line, row in enumerate(rows, start=2):
         if row["arm"] not in protocol.arm_codes:
             problems.append({"line": line, "field": "arm", "message": "not an arm of the protocol"})
-        if not row["sequence"].isdigit() or (row["stratum"], row["sequence"]) in seen:
+        sequence = row["sequence"] or ""
+        if not SEQUENCE.fullmatch(sequence) or (row["stratum"], int(sequence)) in seen:
             problems.append({"line": line, "field": "sequence", "message": "bad or repeated"})
-        seen.add((row["stratum"], row["sequence"]))
+        else:
+            seen.add((row["stratum"], int(sequence)))
+        if not row["stratum"]:
+            problems.append({"line": line, "field": "stratum", "message": "empty"})
     if problems:
         raise ServiceError(422, "the list has errors", problems)
     with db.transaction() as s:
         if s.execute(select(RandomizationList)).scalar() is not None:
             raise ServiceError(409, "the randomization list is locked: it was uploaded already")
-        digest = hashlib.sha256(text.encode()).hexdigest()
+        digest = hashlib.sha256(content).hexdigest()
         s.add(RandomizationList(sha256=digest, uploaded_by=user.username, uploaded_at=utc_now(),
                                 allocations=len(rows)))  # fmt: skip
         for row in rows:
             s.add(Slot(stratum=row["stratum"], sequence=int(row["sequence"]), arm=row["arm"]))
-        # the log records that a list was uploaded, never its allocations
-        append(s, user.username, "randomization_lists", digest, None,
+        append(s, user.username, "randomization_lists", "list", None,
                {"allocations": len(rows)}, "list uploaded and locked")  # fmt: skip
     return {"allocations": len(rows), "sha256": digest}
+
+
+def list_strata(db: Database) -> list[str]:
+    """The strata of the uploaded list (names only), in order."""
+    with db.sessions() as s:
+        return list(s.execute(select(Slot.stratum).distinct().order_by(Slot.stratum)).scalars())
+
+
+def _stratum(s: Session, subject: Subject, given: str | None) -> str:
+    """The stratum to randomize in: the one given, if the list has it; else the list's
+    only stratum, or the one named after the subject's site."""
+    strata = list(s.execute(select(Slot.stratum).distinct()).scalars())
+    if not strata:
+        raise ServiceError(409, "no randomization list has been uploaded")
+    if given is not None:
+        if given not in strata:
+            problems = [{"field": "stratum", "message": f"not a stratum of the list: {given!r}"}]
+            raise ServiceError(422, "unknown stratum", problems)
+        return given
+    if len(strata) == 1:
+        return strata[0]
+    if subject.site_id in strata:
+        return subject.site_id
+    message = f"the list has strata {', '.join(sorted(strata))}: give the subject's stratum"
+    raise ServiceError(422, message, [{"field": "stratum", "message": "required"}])
 
 
 def enrol(db: Database, user: User, body: dict[str, Any], protocol: Protocol) -> dict[str, Any]:
@@ -267,35 +333,43 @@ def randomize(db: Database, user: User, subject_id: str, stratum: str | None,
     sequence, locked (BEGIN IMMEDIATE on SQLite, FOR UPDATE on PostgreSQL), its subject
     set under a UNIQUE constraint."""
     require(user, "investigator")
-    chosen = stratum or "all"
-    with db.transaction() as s:
-        subject = _subject(s, user, subject_id)
-        if subject.arm is not None:
-            raise ServiceError(409, f"subject {subject_id!r} is randomized already")
-        problem = _eligibility_problem(subject, protocol)
-        if problem:
-            field = "age" if problem in _age_problems(subject, protocol) else "screening_count"
-            problems = [{"field": field, "message": problem}]
-            raise ServiceError(422, f"not eligible: {problem}", problems)
-        slot = s.execute(
-            select(Slot)
-            .where(Slot.stratum == chosen, Slot.subject_id.is_(None))
-            .order_by(Slot.sequence)
-            .limit(1)
-            .with_for_update()
-        ).scalar()
-        if slot is None:
-            raise ServiceError(409, f"no allocation left in stratum {chosen!r} (or no list)")
-        today = dt.datetime.now(dt.UTC).date().isoformat()
-        slot.subject_id = subject_id
-        subject.arm, subject.sequence, subject.stratum = slot.arm, slot.sequence, chosen
-        subject.randomization_date = today
-        new = {"arm": slot.arm, "sequence": slot.sequence, "stratum": chosen, "date": today}
-        append(s, user.username, "randomization", subject_id, None, new, "randomized")
-        try:
-            s.flush()
-        except IntegrityError:  # pragma: no cover - the lock makes this unreachable
-            raise ServiceError(409, "the allocation was taken: try again") from None
+    try:
+        with db.transaction() as s:
+            return _randomize_in(s, user, subject_id, stratum, protocol)
+    except IntegrityError:  # a concurrent randomization of the same subject won
+        raise ServiceError(409, f"subject {subject_id!r} is randomized already") from None
+
+
+def _randomize_in(
+    s: Session, user: User, subject_id: str, stratum: str | None, protocol: Protocol
+) -> dict[str, Any]:
+    subject = _subject(s, user, subject_id)
+    s.execute(select(Subject).where(Subject.subject_id == subject_id).with_for_update())
+    s.refresh(subject)
+    if subject.arm is not None:
+        raise ServiceError(409, f"subject {subject_id!r} is randomized already")
+    problem = _eligibility_problem(subject, protocol)
+    if problem:
+        field = "age" if problem in _age_problems(subject, protocol) else "screening_count"
+        problems = [{"field": field, "message": problem}]
+        raise ServiceError(422, f"not eligible: {problem}", problems)
+    chosen = _stratum(s, subject, stratum)
+    slot = s.execute(
+        select(Slot)
+        .where(Slot.stratum == chosen, Slot.subject_id.is_(None))
+        .order_by(Slot.sequence)
+        .limit(1)
+        .with_for_update()
+    ).scalar()
+    if slot is None:
+        raise ServiceError(409, f"no allocation left in stratum {chosen!r}")
+    today = dt.datetime.now(dt.UTC).date().isoformat()
+    slot.subject_id = subject_id
+    subject.arm, subject.sequence, subject.stratum = slot.arm, slot.sequence, chosen
+    subject.randomization_date = today
+    s.flush()
+    new = {"arm": slot.arm, "sequence": slot.sequence, "stratum": chosen, "date": today}
+    append(s, user.username, "randomization", subject_id, None, new, "randomized")
     return {"arm": slot.arm, "sequence": slot.sequence, "randomization_date": today}
 
 
@@ -303,7 +377,7 @@ def mark_randomized_in_error(db: Database, user: User, subject_id: str, reason: 
     """Flag a randomized subject "randomized in error" (an investigator of its site, or
     the admin): the arm and the sequence stay, the slot is never reused."""
     require(user, "investigator", "admin")
-    if not reason:
+    if not _given(reason):
         raise ServiceError(
             422, "the flag needs a reason", [{"field": "reason", "message": "required"}]
         )
@@ -389,7 +463,7 @@ def add_record(db: Database, user: User, subject_id: str, table: str, body: dict
             raise ServiceError(409, "randomize the subject before entering data")
         old = None
         if record_id is not None:
-            if not reason:
+            if not _given(reason):
                 raise ServiceError(
                     422, "a change needs a reason", [{"field": "reason", "message": "required"}]
                 )
@@ -424,7 +498,7 @@ def retract(
     db: Database, user: User, subject_id: str, table: str, record_id: int, reason: str | None
 ) -> None:
     require(user, "investigator")
-    if not reason:
+    if not _given(reason):
         raise ServiceError(
             422, "a retraction needs a reason", [{"field": "reason", "message": "required"}]
         )
@@ -439,26 +513,38 @@ def sign(db: Database, user: User, subject_id: str, password: str, meaning: str)
     """21 CFR 11.50/11.200: the signer re-enters the password; name, time and meaning
     are kept and shown with the records."""
     require(user, "investigator")
-    if not meaning:
+    if not _given(meaning):
         raise ServiceError(
             422, "a signature needs its meaning", [{"field": "meaning", "message": "required"}]
         )
+    with db.transaction() as s:
+        _too_many_failures(s, user.username)
     try:
         _HASHER.verify(user.password_hash, password)
     except VerificationError:
-        raise ServiceError(401, "the password does not match: not signed") from None
+        _failed(db, user.username)  # counted with failed logins: no unlimited guessing
+        raise ServiceError(403, "the password does not match: not signed") from None
+    name = user.full_name or user.username
     with db.transaction() as s:
         _subject(s, user, subject_id)
         at = utc_now()
-        s.add(Signature(subject_id=subject_id, username=user.username, full_name=user.username,
-                        meaning=meaning, signed_at=at))  # fmt: skip
-        append(s, user.username, "signatures", subject_id, None, {"meaning": meaning}, "signed")
-    return {"signed_by": user.username, "signed_at": at, "meaning": meaning}
+        s.add(Signature(subject_id=subject_id, username=user.username, full_name=name,
+                        meaning=meaning.strip(), signed_at=at))  # fmt: skip
+        new = {"meaning": meaning.strip(), "name": name}
+        append(s, user.username, "signatures", subject_id, None, new, "signed")
+    return {
+        "signed_by": name,
+        "username": user.username,
+        "signed_at": at,
+        "meaning": meaning.strip(),
+    }
 
 
 def subject_view(db: Database, user: User, subject_id: str, protocol: Protocol) -> dict[str, Any]:
     """The subject, its records (with ids and retraction flags), signatures and the
-    endpoint engine's current adjudication with its explanation."""
+    endpoint engine's current adjudication with its explanation (not the statistician's:
+    the export is theirs)."""
+    require(user, "admin", "investigator", "monitor")
     with db.sessions() as s:
         subject = _subject(s, user, subject_id)
         records = (
@@ -524,7 +610,9 @@ def export_zip(db: Database, user: User, protocol: Protocol) -> bytes:
 
 def visible_subjects(db: Database, user: User) -> list[Subject]:
     """The subjects this user may see: an investigator's own site, everyone's for the
-    other roles."""
+    other roles but the statistician (who exports, and reads no subject)."""
+    if user.role == "statistician":
+        return []
     with db.sessions() as s:
         query = select(Subject).order_by(Subject.subject_id)
         if user.role == "investigator":
@@ -613,7 +701,7 @@ def dosing_advice(subject: Subject, records: Any, protocol: Protocol) -> dict[st
     doses = {
         d["date"]: float(d["dose_mg"])
         for t, d in live
-        if t == "doses" and d["drug"] == regimen.drug
+        if t == "doses" and d["drug"] == regimen.drug and float(d["dose_mg"]) > 0
     }
     troughs = {d["date"]: float(d["trough_ng_ml"]) for t, d in live
                if t == "drug_levels" and d["drug"] == regimen.drug}  # fmt: skip
@@ -637,8 +725,11 @@ def dosing_advice(subject: Subject, records: Any, protocol: Protocol) -> dict[st
         [index[d] for d in sorted(troughs)],
         [troughs[d] for d in sorted(troughs)],
     )
-    advice = recommend(
-        history, float(subject.weight_kg), rules, "unknown", where=subject.subject_id
-    )
+    try:
+        advice = recommend(
+            history, float(subject.weight_kg), rules, "unknown", where=subject.subject_id
+        )
+    except ValueError as error:  # a history the estimate cannot use: say so, never a 500
+        return {"note": f"no dosing advice: {error}"}
     result: dict[str, Any] = advice.as_dict()
     return result
