@@ -664,3 +664,12 @@ def test_a_dose_of_zero_never_breaks_the_subject_page(listed: Api) -> None:
     listed.as_("inv_a", "POST", f"{url}/drug-levels", json=level)
     view = listed.as_("inv_a", "GET", url)
     assert view.status_code == 200 and "note" in view.json()["dosing"]
+
+
+def test_audit_commands_refuse_a_missing_database(tmp_path: Path) -> None:
+    missing = f"sqlite:///{tmp_path / 'nothing.db'}"
+    for args in (["audit", "verify", "--db", missing], ["audit", "head", "--db", missing]):
+        with pytest.raises(SystemExit) as exit_info:
+            main(args)
+        assert exit_info.value.code == 2
+    assert not (tmp_path / "nothing.db").exists()  # nothing was created

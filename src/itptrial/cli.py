@@ -994,9 +994,14 @@ DbOption = Annotated[
 ]
 
 
-def _database(url: str) -> Any:
+def _database(url: str, create: bool = True) -> Any:
+    """The database at ``url`` (migrated); ``create=False``: an SQLite file that does not
+    exist is an error, not a new empty database (auditing nothing would pass)."""
     from itptrial.web import open_database
 
+    path = url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else None
+    if not create and path is not None and not Path(path).is_file():
+        raise InputError([Problem("--db", None, None, f"no database file {path}")])
     try:
         return open_database(url)
     except Exception as error:  # a URL SQLAlchemy cannot open, a server not reachable
@@ -1059,7 +1064,7 @@ def user_change(
     """Change an account's role or site, or deactivate it (logged; never deleted)."""
     from itptrial.web import ServiceError, change_user
 
-    database = _database(db)
+    database = _database(db, create=False)
     try:
         change_user(database, name, role, False if deactivate else None, site)
     except ServiceError as error:
@@ -1073,7 +1078,7 @@ def audit_head_command(db: DbOption = "sqlite:///itptrial.db") -> None:
     """Print the audit chain's head hash (keep it outside the database)."""
     from itptrial.web import audit_head
 
-    stdout.print(audit_head(_database(db)), markup=False)
+    stdout.print(audit_head(_database(db, create=False)), markup=False)
 
 
 @audit_app.command("verify")
@@ -1085,7 +1090,7 @@ def audit_verify(
     """Exit 0 when the hash chain is intact (and ends at --head), else 1."""
     from itptrial.web import verify_chain
 
-    broken = verify_chain(_database(db), head)
+    broken = verify_chain(_database(db, create=False), head)
     if broken is None:
         stdout.print("audit trail intact", markup=False)
         return
