@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from itptrial._errors import InputError
 from itptrial.data import TABLES, dataset_from_frames
 from itptrial.endpoints import adjudicate
-from itptrial.protocol import Protocol
+from itptrial.protocol import Eligibility, Protocol
 from itptrial.web._audit import append, utc_now
 from itptrial.web._db import (
     Database,
@@ -221,16 +221,20 @@ def upload_list(db: Database, user: User, content: bytes, protocol: Protocol) ->
     return {"allocations": len(rows), "sha256": digest}
 
 
+def _strata(s: Session) -> list[str]:
+    return list(s.execute(select(Slot.stratum).distinct().order_by(Slot.stratum)).scalars())
+
+
 def list_strata(db: Database) -> list[str]:
     """The strata of the uploaded list (names only), in order."""
     with db.sessions() as s:
-        return list(s.execute(select(Slot.stratum).distinct().order_by(Slot.stratum)).scalars())
+        return _strata(s)
 
 
 def _stratum(s: Session, subject: Subject, given: str | None) -> str:
     """The stratum to randomize in: the one given, if the list has it; else the list's
     only stratum, or the one named after the subject's site."""
-    strata = list(s.execute(select(Slot.stratum).distinct()).scalars())
+    strata = _strata(s)
     if not strata:
         raise ServiceError(409, "no randomization list has been uploaded")
     if given is not None:
@@ -246,6 +250,15 @@ def _stratum(s: Session, subject: Subject, given: str | None) -> str:
     raise ServiceError(422, message, [{"field": "stratum", "message": "required"}])
 
 
+# optional numbers at enrolment: types, range, and the 422's detail and field message
+ENROLMENT_NUMBERS: dict[str, tuple[Any, float, float, str, str]] = {
+    "age": (int, 0, 120, "whole years 0-120", "whole years 0-120"),
+    "screening_count": (int | float, 0, 5000, "0-5000", "0-5000 x10^9/L"),
+    "screening_who_grade": (int, 0, 4, "0-4", "WHO grade 0-4"),
+    "weight_kg": (int | float, 20, 250, "20-250", "20-250 kg"),
+}
+
+
 def enrol(db: Database, user: User, body: dict[str, Any], protocol: Protocol) -> dict[str, Any]:
     require(user, "investigator")
     subject_id, site = str(body.get("subject_id") or ""), str(body.get("site_id") or "")
@@ -254,23 +267,15 @@ def enrol(db: Database, user: User, body: dict[str, Any], protocol: Protocol) ->
                            [{"field": "subject_id", "message": "required"}])  # fmt: skip
     if site != user.site_id:
         raise ServiceError(403, f"an investigator of site {user.site_id} may not enrol at {site}")
-    sex, age = body.get("sex"), body.get("age")
+    sex = body.get("sex")
     if sex not in (None, "M", "F"):
         raise ServiceError(422, "sex must be M or F", [{"field": "sex", "message": "M or F"}])
-    if age is not None and (not isinstance(age, int) or not 0 <= age <= 120):
-        raise ServiceError(422, "age must be whole years 0-120",
-                           [{"field": "age", "message": "whole years 0-120"}])  # fmt: skip
+    for name, (kinds, low, high, detail, hint) in ENROLMENT_NUMBERS.items():
+        value = body.get(name)
+        if value is not None and (not isinstance(value, kinds) or not low <= value <= high):
+            raise ServiceError(422, f"{name} must be {detail}", [{"field": name, "message": hint}])
+    age, weight = body.get("age"), body.get("weight_kg")
     count, grade = body.get("screening_count"), body.get("screening_who_grade")
-    if count is not None and (not isinstance(count, int | float) or not 0 <= count <= 5000):
-        raise ServiceError(422, "screening_count must be 0-5000",
-                           [{"field": "screening_count", "message": "0-5000 x10^9/L"}])  # fmt: skip
-    if grade is not None and (not isinstance(grade, int) or not 0 <= grade <= 4):
-        problems = [{"field": "screening_who_grade", "message": "WHO grade 0-4"}]
-        raise ServiceError(422, "screening_who_grade must be 0-4", problems)
-    weight = body.get("weight_kg")
-    if weight is not None and (not isinstance(weight, int | float) or not 20 <= weight <= 250):
-        raise ServiceError(422, "weight_kg must be 20-250",
-                           [{"field": "weight_kg", "message": "20-250 kg"}])  # fmt: skip
     with db.transaction() as s:
         if s.get(Subject, subject_id) is not None:
             raise ServiceError(409, f"subject {subject_id!r} exists")
@@ -284,31 +289,17 @@ def enrol(db: Database, user: User, body: dict[str, Any], protocol: Protocol) ->
             "screening_count": count, "screening_who_grade": grade}  # fmt: skip
 
 
-def _age_problems(subject: Subject, protocol: Protocol) -> list[str]:
-    rules = protocol.eligibility
-    if rules is None:
-        return []
-    out = []
+def _age_problem(subject: Subject, rules: Eligibility) -> str | None:
     if (rules.min_age is not None or rules.max_age is not None) and subject.age is None:
-        out.append("the protocol limits age: enter the subject's age first")
+        return "the protocol limits age: enter the subject's age first"
     if rules.min_age is not None and subject.age is not None and subject.age < rules.min_age:
-        out.append(f"younger than the protocol's minimum age {rules.min_age}")
+        return f"younger than the protocol's minimum age {rules.min_age}"
     if rules.max_age is not None and subject.age is not None and subject.age > rules.max_age:
-        out.append(f"older than the protocol's maximum age {rules.max_age}")
-    return out
+        return f"older than the protocol's maximum age {rules.max_age}"
+    return None
 
 
-def _eligibility_problem(subject: Subject, protocol: Protocol) -> str | None:
-    """Why the subject may not be randomized under the protocol's ``[eligibility]``
-    (None: eligible): its age limits, and its count criterion (a screening count below
-    ``count_below``, or below ``count_below_with_bleeding`` with WHO bleeding of
-    ``bleeding_grade`` or more), the same rules as the virtual population's."""
-    rules = protocol.eligibility
-    if rules is None:
-        return None
-    ages = _age_problems(subject, protocol)
-    if ages:
-        return ages[0]
+def _count_problem(subject: Subject, rules: Eligibility) -> str | None:
     count, grade = subject.screening_count, subject.screening_who_grade
     if count is None:
         return "enter the screening platelet count first"
@@ -325,6 +316,22 @@ def _eligibility_problem(subject: Subject, protocol: Protocol) -> str | None:
             f"{with_bleeding:g} only with WHO bleeding grade {rules.bleeding_grade} or more"
         )
     return f"screening count {count:g} is not below {rules.count_below:g}"
+
+
+def _eligibility_problem(subject: Subject, protocol: Protocol) -> tuple[str, str] | None:
+    """Why the subject may not be randomized under the protocol's ``[eligibility]``, as
+    (field, message) (None: eligible): its age limits, and its count criterion (a
+    screening count below ``count_below``, or below ``count_below_with_bleeding`` with
+    WHO bleeding of ``bleeding_grade`` or more), the same rules as the virtual
+    population's."""
+    rules = protocol.eligibility
+    if rules is None:
+        return None
+    for name, check in (("age", _age_problem), ("screening_count", _count_problem)):
+        problem = check(subject, rules)
+        if problem is not None:
+            return name, problem
+    return None
 
 
 def randomize(db: Database, user: User, subject_id: str, stratum: str | None,
@@ -348,9 +355,9 @@ def _randomize_in(
     s.refresh(subject)
     if subject.arm is not None:
         raise ServiceError(409, f"subject {subject_id!r} is randomized already")
-    problem = _eligibility_problem(subject, protocol)
-    if problem:
-        field = "age" if problem in _age_problems(subject, protocol) else "screening_count"
+    ineligible = _eligibility_problem(subject, protocol)
+    if ineligible is not None:
+        field, problem = ineligible
         problems = [{"field": field, "message": problem}]
         raise ServiceError(422, f"not eligible: {problem}", problems)
     chosen = _stratum(s, subject, stratum)
