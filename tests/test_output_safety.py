@@ -220,3 +220,50 @@ def test_a_swallowed_interrupt_still_stops_the_command(monkeypatch: pytest.Monke
         cli._stop_if_signalled()
     monkeypatch.setattr(cli, "_RECEIVED", [])
     cli._stop_if_signalled()  # no signal: nothing happens
+
+
+LONG_COMMANDS = {  # command -> (the library call it spends its time in, its arguments)
+    "calibrate": (
+        "run_calibration",
+        lambda tmp: ["calibrate", "--targets", TINY_TARGETS, "--out", tmp / "out"],
+    ),
+    "calibrate check": (
+        "predictive_checks",
+        lambda tmp: ["calibrate", "check", "--targets", TINY_TARGETS, "--posterior", "target020"],
+    ),
+    "demo": ("simulate_trial", lambda tmp: ["demo", "--out", tmp / "out"]),
+}
+TINY_TARGETS = Path(__file__).parent / "calibration" / "tiny_targets.toml"
+
+
+@pytest.mark.parametrize("reports_progress", [True, False], ids=["progress", "no-progress"])
+@pytest.mark.parametrize("command", sorted(LONG_COMMANDS))
+def test_long_commands_stop_at_a_swallowed_interrupt(
+    command: str,
+    reports_progress: bool,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """calibrate, calibrate check and demo end with exit 130 and write or print nothing
+    when the library they call swallows the interrupt, whether the library reports
+    progress afterwards (the check inside the callback) or simply returns (the check
+    after the call)."""
+    import itptrial.sim
+    from itptrial import cli
+
+    function, arguments = LONG_COMMANDS[command]
+
+    def swallowing(*args: object, progress: Callable[[object], None] | None = None) -> None:
+        with contextlib.suppress(KeyboardInterrupt):
+            cli._stop(signal.SIGINT, None)
+        if reports_progress and progress is not None:
+            progress(1)
+        # returns nothing usable: the command must stop before it uses the result
+
+    monkeypatch.setattr(cli, "_RECEIVED", [])
+    monkeypatch.setattr(itptrial.sim, function, swallowing)
+    code, err = run(arguments(tmp_path), capsys)
+    assert code == 130, err
+    assert "interrupted" in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())

@@ -73,6 +73,7 @@ stderr = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False, mark
 
 P = ParamSpec("P")
 R = TypeVar("R")
+T = TypeVar("T")
 
 ProtocolOption = Annotated[
     str,
@@ -342,7 +343,7 @@ def simulate(
                     sequence,
                     draws.draw(k) if draws is not None else params,
                     engine,  # type: ignore[arg-type]
-                    progress=lambda step: bar.advance(task, step),
+                    progress=_checked(lambda step: bar.advance(task, step)),
                 )
                 _stop_if_signalled()  # before writing: a trial interrupted is not written
                 write_dataset(tables, folder, command="simulate")
@@ -384,14 +385,19 @@ def demo(
     sizes = tuple(published.arm_sizes()[arm] for arm in protocol_obj.arm_codes)
     with _progress("simulating") as bar:
         task = bar.add_task("simulate", total=protocol_obj.endpoints.horizon + 1)
-        tables = simulate_trial(
-            protocol_obj, sizes, seed, progress=lambda step: bar.advance(task, step)
-        )
-    dataset = dataset_from_frames(tables, protocol_obj, source=str(out / DEMO_DATA))
-    analysis = run_analysis(dataset, protocol_obj)
-    with staged_output(out, "demo") as staging:  # the data and its analysis, all or none
-        dataset_files(tables, staging / DEMO_DATA)
-        analysis_files(analysis, staging)
+        try:
+            tables = simulate_trial(
+                protocol_obj, sizes, seed, progress=_checked(lambda step: bar.advance(task, step))
+            )
+            _stop_if_signalled()
+            dataset = dataset_from_frames(tables, protocol_obj, source=str(out / DEMO_DATA))
+            analysis = run_analysis(dataset, protocol_obj)
+            _stop_if_signalled()
+            with staged_output(out, "demo") as staging:  # the data and its analysis, all or none
+                dataset_files(tables, staging / DEMO_DATA)
+                analysis_files(analysis, staging)
+        except KeyboardInterrupt:
+            _interrupted("interrupted: nothing written")
     _print_published_comparison(analysis, published)
     stdout.print(
         f"wrote {out}/{DEMO_DATA} (the virtual trial), {out}/endpoints.csv, results.json and "
@@ -518,8 +524,9 @@ def calibrate(
         task = bar.add_task("calibrating", total=None)
         try:
             result = run_calibration(
-                spec, base, seed, progress=lambda m: bar.update(task, description=m)
+                spec, base, seed, progress=_checked(lambda m: bar.update(task, description=m))
             )
+            _stop_if_signalled()  # before writing: an interrupted calibration is not written
             with staged_output(out, command="calibrate") as staging:
                 result.draws_frame().write_parquet(staging / "posterior.parquet")
                 (staging / "parameters.toml").write_text(result.parameters_text(), "utf-8")
@@ -563,6 +570,7 @@ def calibrate_check(
         bar.add_task(f"simulating {spec.settings.check_trials} trials per target", total=None)
         try:
             checks = predictive_checks(spec, draws.parameters, values, seed)
+            _stop_if_signalled()  # an interrupted check prints no result
         except KeyboardInterrupt:
             _interrupted("interrupted")
     if json_output:
@@ -1150,6 +1158,17 @@ def _stop(signum: int, frame: object) -> None:
 def _stop_if_signalled() -> None:
     if _RECEIVED:
         raise KeyboardInterrupt
+
+
+def _checked(callback: Callable[[T], object]) -> Callable[[T], None]:
+    """A progress callback that also stops the command at a signal a library swallowed:
+    long library calls report progress between their units of work."""
+
+    def report(value: T) -> None:
+        callback(value)
+        _stop_if_signalled()
+
+    return report
 
 
 def main(argv: Sequence[str] | None = None) -> None:
