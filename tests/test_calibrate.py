@@ -263,6 +263,39 @@ def test_calibrate_writes_the_four_files(calibrated: Path) -> None:
     assert "Visual predictive check" in html and "<svg" in html
 
 
+def test_each_published_rate_has_the_day_its_endpoint_is_settled(calibrated: Path) -> None:
+    """TARGET 020's protocol settles initial response by day 28, sustained response at
+    day 180 and relapse by day 194 (the end of follow-up); Wei 2016's protocol file keeps
+    the 28-day initial window. The visual predictive check places each published rate
+    there, below the count bands, and labels it."""
+    summary = json.loads((calibrated / "summary.json").read_text())
+    days = {(c["trial"], c["endpoint"]): c["day"] for c in summary["checks"]}
+    assert days == {
+        ("TARGET 020", "initial_response"): 28,
+        ("TARGET 020", "relapse"): 194,
+        ("TARGET 020", "sustained_response_6m"): 180,
+        ("Wei 2016", "initial_response"): 28,
+        ("Wei 2016", "initial_complete_response"): 28,
+    }
+    html = (calibrated / "report.html").read_text()
+    figures = html.split("<h2>Visual predictive check")[1].split("<h2>")[0]
+    for label in ("initial response", "relapse", "sustained response 6m"):
+        assert figures.count(f">{label}<") >= 1, label
+    assert figures.count(">initial complete response<") == 1  # Wei's own target only
+
+
+def test_a_declared_landmark_is_settled_on_its_day() -> None:
+    from itptrial.endpoints import endpoint_registry
+
+    protocol = load_protocol(
+        TINY.parents[2] / "examples" / "scenarios" / "sustained_12_months.toml"
+    )
+    registry = {e.name: e for e in endpoint_registry(protocol.endpoints)}
+    assert registry["sustained_response_12m"].assessed_day == 365  # its day, not the window
+    assert registry["initial_response"].assessed_day == 28
+    assert all(e.assessed_day is None for e in registry.values() if e.kind != "binary")
+
+
 def test_the_posterior_median_is_a_parameter_file(calibrated: Path) -> None:
     params = load_parameters(calibrated / "parameters.toml")
     draws = pl.read_parquet(calibrated / "posterior.parquet")

@@ -673,3 +673,40 @@ def test_audit_commands_refuse_a_missing_database(tmp_path: Path) -> None:
             main(args)
         assert exit_info.value.code == 2
     assert not (tmp_path / "nothing.db").exists()  # nothing was created
+
+
+def test_sqlite_a_long_read_does_not_hold_up_a_write(tmp_path: Path) -> None:
+    """A read (an export, the audit review) begins deferred: while it is open a write
+    transaction commits at once, and the read keeps its own snapshot. With BEGIN
+    IMMEDIATE for reads too, the write waited for the read to end."""
+    import threading
+
+    from sqlalchemy import func, select
+
+    from itptrial.web._db import User
+
+    db = open_database(f"sqlite:///{tmp_path / 'reads.db'}")
+    add_user(db, "first", "password-1", "admin", None)
+    written = threading.Event()
+    with db.sessions() as reading:
+        before = reading.execute(select(func.count()).select_from(User)).scalar_one()
+        writer = threading.Thread(
+            target=lambda: (add_user(db, "second", "password-2", "monitor", None), written.set())
+        )
+        writer.start()
+        assert written.wait(timeout=10), "the write waited for the read"
+        # the read's snapshot is the one it started with
+        assert reading.execute(select(func.count()).select_from(User)).scalar_one() == before
+    writer.join()
+    with db.sessions() as after:
+        assert after.execute(select(func.count()).select_from(User)).scalar_one() == before + 1
+
+
+def test_a_read_session_refuses_to_write(tmp_path: Path) -> None:
+    from itptrial.web._db import User
+
+    db = open_database(f"sqlite:///{tmp_path / 'reads.db'}")
+    with db.sessions() as reading:
+        reading.add(User(username="x", password_hash="-", role="admin", active=True))
+        with pytest.raises(RuntimeError, match="read session cannot write"):
+            reading.flush()

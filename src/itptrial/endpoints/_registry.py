@@ -50,7 +50,9 @@ class Endpoint:
 
     Binary endpoints count ``responders`` among the subjects of ``population`` (both
     expressions over the endpoints table); time-to-event endpoints read the ``time`` and
-    ``event`` columns, subjects with no time being left out.
+    ``event`` columns, subjects with no time being left out. ``assessed_day`` is the
+    study day by which a binary endpoint's outcome is settled (the end of its window,
+    or its landmark day): where a report places it on a time axis.
     """
 
     name: str  # results.json key (and, for a declared endpoint, its endpoints.csv column)
@@ -66,6 +68,7 @@ class Endpoint:
     event: str | None = None
     figure: SurvivalFigure | None = None
     declared: bool = False
+    assessed_day: int | None = None
 
 
 def _built_in(p: EndpointParameters) -> list[Endpoint]:
@@ -82,6 +85,7 @@ def _built_in(p: EndpointParameters) -> list[Endpoint]:
             columns=tuple(derive.initial_response(p)),
             explain=explain.initial_response(p),
             responders=responded,
+            assessed_day=p.initial_window,
         ),
         Endpoint(
             "initial_complete_response",
@@ -89,6 +93,7 @@ def _built_in(p: EndpointParameters) -> list[Endpoint]:
             f"Initial complete response ({initial_window})",
             ALL_RANDOMIZED,
             responders=pl.col("initial_response_category") == "CR",
+            assessed_day=p.initial_window,
         ),
         Endpoint(
             "relapse",
@@ -100,6 +105,7 @@ def _built_in(p: EndpointParameters) -> list[Endpoint]:
             explain=explain.relapse(p),
             responders=pl.col("relapse") == 1,
             population=responded,
+            assessed_day=p.horizon,
         ),
         Endpoint(
             "sustained_response_6m",
@@ -110,6 +116,7 @@ def _built_in(p: EndpointParameters) -> list[Endpoint]:
             columns=tuple(derive.sustained_response(p)),
             explain=explain.sustained_response(p),
             responders=pl.col("sustained_response_6m") == 1,
+            assessed_day=p.sustained_day,
         ),
         Endpoint(
             "sustained_complete_response_6m",
@@ -117,6 +124,7 @@ def _built_in(p: EndpointParameters) -> list[Endpoint]:
             f"Sustained complete response at {sustained_at}",
             ALL_RANDOMIZED,
             responders=pl.col("sustained_response_category") == "CR",
+            assessed_day=p.sustained_day,
         ),
         Endpoint(
             "time_to_response",
@@ -154,6 +162,7 @@ def _declared(landmark: Landmark, p: EndpointParameters) -> Endpoint:
         explain=explain.landmark_response(landmark, p),
         responders=pl.col(landmark.name) == 1,
         declared=True,
+        assessed_day=landmark.to_day if landmark.kind == "response_in_window" else landmark.day,
     )
 
 

@@ -16,6 +16,7 @@ import polars as pl
 import tomli_w
 
 from itptrial._errors import InputError, Problem
+from itptrial.endpoints import endpoint_registry
 from itptrial.sim._calibrate import (
     Calibration,
     Check,
@@ -110,6 +111,16 @@ def parameters_toml(parameters: ModelParameters, header: str) -> str:
     return comment + "\n" + tomli_w.dumps(parameters.model_dump(mode="json"))
 
 
+def assessment_days(targets: Targets) -> list[int | None]:
+    """The study day by which each observed rate is settled, from its trial's protocol
+    (the report's visual predictive check places the published rates there)."""
+    days = []
+    for trial, item in targets.observed:
+        registry = {e.name: e for e in endpoint_registry(trial.protocol.endpoints)}
+        days.append(registry[item.endpoint].assessed_day)
+    return days
+
+
 def calibration_summary(
     calibration: Calibration,
     checks: list[Check],
@@ -122,6 +133,7 @@ def calibration_summary(
     and the outputs the fit did not use."""
     targets, abc = calibration.targets, calibration.abc
     draws = calibration.draws
+    days = assessment_days(targets)
     parameters = []
     for i, prior in enumerate(targets.priors):
         low, median, high = np.quantile(draws[:, i], [0.05, 0.5, 0.95])
@@ -162,7 +174,7 @@ def calibration_summary(
             "correlation": identifiability.correlation.tolist(),
             "observations": observation_labels(targets),
         },
-        "checks": [c.as_dict() for c in checks],
+        "checks": [{**c.as_dict(), "day": day} for c, day in zip(checks, days, strict=True)],
         "unused_outputs": [
             {
                 "quantity": o.quantity,

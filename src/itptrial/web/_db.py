@@ -2,10 +2,12 @@
 
 SQLite (the default) runs in WAL mode with a busy timeout, and every write transaction
 starts with ``BEGIN IMMEDIATE``, which takes the write lock at once: two randomizations
-can never read the same free slot. PostgreSQL (``postgresql+psycopg://``) locks the
-rows it changes (``SELECT ... FOR UPDATE``) under UNIQUE constraints. The schema is
-created by the Alembic migrations in ``itptrial/web/migrations`` (never by
-``create_all``), applied by :func:`open_database`.
+can never read the same free slot. Reads (``Database.sessions``) begin deferred and never
+take the write lock, so a long export or audit review reads its own snapshot without
+holding up data entry; a read session refuses to write. PostgreSQL
+(``postgresql+psycopg://``) locks the rows it changes (``SELECT ... FOR UPDATE``) under
+UNIQUE constraints. The schema is created by the Alembic migrations in
+``itptrial/web/migrations`` (never by ``create_all``), applied by :func:`open_database`.
 """
 
 from __future__ import annotations
@@ -154,25 +156,31 @@ class AuditHead(Base):
 
 @dataclass
 class Database:
-    """An open database: its URL, engine and session factory."""
+    """An open database: its URL, engine and session factories: ``sessions`` for
+    reading (refuses to write), :meth:`transaction` for writing."""
 
     url: str
     engine: Engine
     sessions: sessionmaker[Session]
+    writers: sessionmaker[Session]
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         """One write transaction, committed on success, rolled back on any error."""
-        with self.sessions() as session, session.begin():
+        with self.writers() as session, session.begin():
             yield session
 
     def is_sqlite(self) -> bool:
         return self.engine.dialect.name == "sqlite"
 
 
+WRITE_OPTION = "itptrial_write"  # execution option of the engine that write sessions use
+
+
 def _sqlite_events(engine: Engine) -> None:
-    """WAL, foreign keys, a busy timeout, and BEGIN IMMEDIATE for every transaction
-    (SQLAlchemy's documented recipe for pysqlite's own transaction handling)."""
+    """WAL, foreign keys, a busy timeout, and BEGIN IMMEDIATE for every write transaction,
+    BEGIN DEFERRED for reads (SQLAlchemy's documented recipe for pysqlite's own
+    transaction handling)."""
 
     @event.listens_for(engine, "connect")
     def _connect(dbapi_connection: Any, _record: Any) -> None:
@@ -186,7 +194,19 @@ def _sqlite_events(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        writes = connection.get_execution_options().get(WRITE_OPTION, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN DEFERRED")
+
+
+def _read_only(sessions: sessionmaker[Session]) -> sessionmaker[Session]:
+    """A read session that tries to write is a programming error: on SQLite it would
+    hold a deferred transaction that cannot safely become a writer."""
+
+    @event.listens_for(sessions, "before_flush")
+    def _refuse(session: Session, _context: Any, _instances: Any) -> None:
+        raise RuntimeError("a read session cannot write: use Database.transaction()")
+
+    return sessions
 
 
 def open_database(url: str = DEFAULT_DB, migrate: bool = True) -> Database:
@@ -196,7 +216,13 @@ def open_database(url: str = DEFAULT_DB, migrate: bool = True) -> Database:
         _sqlite_events(engine)
     if migrate:
         upgrade(engine)
-    return Database(url, engine, sessionmaker(engine, expire_on_commit=False))
+    writes = engine.execution_options(**{WRITE_OPTION: True})
+    return Database(
+        url,
+        engine,
+        _read_only(sessionmaker(engine, expire_on_commit=False)),
+        sessionmaker(writes, expire_on_commit=False),
+    )
 
 
 def upgrade(engine: Engine) -> None:
