@@ -177,8 +177,7 @@ def _primary_summary(endpoints: Any, protocol: Protocol) -> str:
 
     registry = {e.name: e for e in endpoint_registry(protocol.endpoints)}
     primary = registry[protocol.primary_endpoint]
-    assert primary.responders is not None
-    responders = int(endpoints.select(primary.responders.fill_null(False).sum()).item())
+    responders = int(endpoints.select(primary.responded.sum()).item())
     initial = int(endpoints["initial_response"].sum())
     return f"{initial} initial responders, {responders} with {primary.label.lower()}"
 

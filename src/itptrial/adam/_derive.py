@@ -125,9 +125,7 @@ def _parameter(endpoint: Endpoint, paramcd: str, paramn: int) -> list[pl.Expr | 
 def _response_records(
     frame: pl.DataFrame, endpoint: Endpoint, paramcd: str, paramn: int
 ) -> pl.DataFrame:
-    assert endpoint.responders is not None
-    in_population = endpoint.population.fill_null(False)
-    responder = endpoint.responders.fill_null(False)
+    in_population, responder = endpoint.counted, endpoint.responded
     category = RESPONSE_CATEGORIES.get(endpoint.name)
     if category is not None:
         avalc = pl.col(category)

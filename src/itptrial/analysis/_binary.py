@@ -55,9 +55,8 @@ BinaryEndpoint = EndpointResult[Proportion, BinaryComparison]
 
 
 def _counts(frame: pl.DataFrame, endpoint: Endpoint, arm: str) -> tuple[int, int]:
-    assert endpoint.responders is not None
-    rows = frame.filter((pl.col("arm") == arm) & endpoint.population.fill_null(False))
-    return int(rows.select(endpoint.responders.fill_null(False).sum()).item()), rows.height
+    rows = frame.filter((pl.col("arm") == arm) & endpoint.counted)
+    return int(rows.select(endpoint.responded.sum()).item()), rows.height
 
 
 def binary_counts(

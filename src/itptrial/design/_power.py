@@ -130,12 +130,11 @@ def _counts(
 ) -> np.ndarray:
     """(trial, [by,] arm, 2) responders and n of ``endpoint`` (as the analysis counts
     them: the endpoint's population, NE as non-response)."""
-    assert endpoint.responders is not None
     keys = ["trial", *([by] if by else []), "_arm"]
     counted = (
-        frame.filter(endpoint.population.fill_null(False))
+        frame.filter(endpoint.counted)
         .group_by(keys)
-        .agg(endpoint.responders.fill_null(False).sum().alias("r"), pl.len().alias("n"))
+        .agg(endpoint.responded.sum().alias("r"), pl.len().alias("n"))
     )
     levels = int(frame[by].max()) + 1 if by else 1  # type: ignore[arg-type]
     out = np.zeros((trials, levels, arms, 2), dtype=np.int64)

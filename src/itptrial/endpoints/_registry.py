@@ -70,6 +70,20 @@ class Endpoint:
     declared: bool = False
     assessed_day: int | None = None
 
+    @property
+    def counted(self) -> pl.Expr:
+        """Who a binary endpoint counts: its population (a subject without the flag is
+        not in it)."""
+        return self.population.fill_null(False)
+
+    @property
+    def responded(self) -> pl.Expr:
+        """A binary endpoint's responders among those counted: not evaluable (null)
+        counts as non-response, as the analysis counts it (docs/endpoints.md)."""
+        if self.responders is None:
+            raise ValueError(f"{self.name} is not a binary endpoint")
+        return self.responders.fill_null(False)
+
 
 def _built_in(p: EndpointParameters) -> list[Endpoint]:
     initial_window = days_phrase(1, p.initial_window)

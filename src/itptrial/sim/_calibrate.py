@@ -69,10 +69,9 @@ def _group_counts(
     out = np.zeros((groups, len(trial.observed), 2))
     for j, item in enumerate(trial.observed):
         endpoint = registry[item.endpoint]
-        assert endpoint.responders is not None
-        rows = frame.filter((pl.col("arm") == item.arm) & endpoint.population.fill_null(False))
+        rows = frame.filter((pl.col("arm") == item.arm) & endpoint.counted)
         counted = rows.group_by("_group").agg(
-            endpoint.responders.fill_null(False).sum().alias("r"), pl.len().alias("n")
+            endpoint.responded.sum().alias("r"), pl.len().alias("n")
         )
         g = counted["_group"].to_numpy()
         out[g, j, 0] = counted["r"].to_numpy()
