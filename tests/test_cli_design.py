@@ -164,6 +164,25 @@ def test_randomize_writes_the_contract_columns_reproducibly(tmp_path: Path) -> N
     assert (tmp_path / "c.csv").read_bytes() != first.read_bytes()
 
 
+def test_randomize_without_a_seed_draws_a_secret_one_and_says_it(tmp_path: Path) -> None:
+    """No --seed: not a fixed default anyone could replay, but a seed drawn from the
+    operating system, printed once (stderr) so that the list can be regenerated."""
+    import re
+
+    first, second = _randomize(tmp_path / "a.csv"), _randomize(tmp_path / "b.csv")
+    assert first.exit_code == 0 and second.exit_code == 0
+    seeds = [re.search(r"secret seed (\d+)", r.stderr) for r in (first, second)]
+    assert all(seeds), first.stderr
+    drawn = [int(m.group(1)) for m in seeds if m]
+    assert drawn[0] != drawn[1] and min(drawn) > 2**64  # 128 random bits (P fail ~ 2^-64)
+    assert (tmp_path / "a.csv").read_bytes() != (tmp_path / "b.csv").read_bytes()
+    again = _randomize(tmp_path / "c.csv", "--seed", str(drawn[0]))
+    assert again.exit_code == 0 and "secret seed" not in again.stderr
+    assert (tmp_path / "c.csv").read_bytes() == (tmp_path / "a.csv").read_bytes()
+    assert _randomize(tmp_path / "d.csv", "--seed", "0").exit_code == 0
+    assert (tmp_path / "d.csv").read_bytes() != (tmp_path / "a.csv").read_bytes()
+
+
 def test_randomize_takes_the_ratio_in_protocol_order(tmp_path: Path) -> None:
     out = tmp_path / "list.csv"
     assert _randomize(out, "--ratio", "2:1", "--block-sizes", "3,6").exit_code == 0

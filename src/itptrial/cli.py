@@ -880,7 +880,10 @@ def randomize(
         str, typer.Option(help="Block sizes, drawn at random per block.")
     ] = "4,6",
     strata: Annotated[str, typer.Option(help="Strata, comma-separated.")] = "all",
-    seed: Annotated[int, typer.Option(min=0, help="Random seed.")] = 0,
+    seed: Annotated[
+        int | None,
+        typer.Option(min=0, help="Random seed (default: a secret one, drawn and printed)."),
+    ] = None,
     protocol: ProtocolOption = "target020",
 ) -> None:
     """A stratified permuted-block randomization list (docs/randomization.md)."""
@@ -905,6 +908,13 @@ def randomize(
         staged.write_text(allocation.csv_text(), encoding="utf-8", newline="")
     stdout.print(allocation.balance_report(), markup=False)
     stdout.print(f"wrote {allocation.n_total} allocations to {out}", markup=False)
+    if seed is None:
+        stderr.print(
+            f"note: --seed was not given; the list was drawn from the secret seed "
+            f"{allocation.seed}. Keep it as confidential as the list: --seed "
+            f"{allocation.seed} regenerates exactly this list.",
+            markup=False,
+        )
 
 
 class GenotypeChoice(StrEnum):
