@@ -25,6 +25,7 @@ from itptrial.sim._calibrate import (
     _group_counts,
     _parameter_sets,
     batch_course,
+    children_of,
     distance,
     predictive_summary,
     standard_errors,
@@ -179,6 +180,22 @@ def test_one_parameter_set_has_common_random_numbers() -> None:
     assert np.max(np.abs(moved - first)) < 0.02
     other = simulate_rates(targets, BASE, row, np.random.SeedSequence(9), scale=20)
     assert np.any(other != first)
+
+
+def test_a_seed_object_used_twice_gives_the_same_rates() -> None:
+    """SeedSequence.spawn counts its children: a second spawn on the same object gives
+    other streams. The simulation derives its streams without that state, so passing
+    one SeedSequence twice is the same as passing two equal ones."""
+    targets = load_targets(TINY, BASE)
+    row = targets.natural(np.array([[d.mean() for d in targets.distributions().values()]]))
+    seed = np.random.SeedSequence(8)
+    first = simulate_rates(targets, BASE, row, seed)
+    np.testing.assert_array_equal(simulate_rates(targets, BASE, row, seed), first)
+    fresh = np.random.SeedSequence(8)
+    assert [c.spawn_key for c in children_of(fresh, 3)] == [(0,), (1,), (2,)]
+    spawned = np.random.SeedSequence(8).spawn(3)
+    for ours, numpy_own in zip(children_of(fresh, 3), spawned, strict=True):
+        assert ours.generate_state(4).tolist() == numpy_own.generate_state(4).tolist()
 
 
 def test_a_trials_own_parameter_applies_to_that_trial_only() -> None:
