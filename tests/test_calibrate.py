@@ -25,7 +25,6 @@ from itptrial.sim._calibrate import (
     _group_counts,
     _parameter_sets,
     batch_course,
-    children_of,
     distance,
     predictive_summary,
     standard_errors,
@@ -191,11 +190,6 @@ def test_a_seed_object_used_twice_gives_the_same_rates() -> None:
     seed = np.random.SeedSequence(8)
     first = simulate_rates(targets, BASE, row, seed)
     np.testing.assert_array_equal(simulate_rates(targets, BASE, row, seed), first)
-    fresh = np.random.SeedSequence(8)
-    assert [c.spawn_key for c in children_of(fresh, 3)] == [(0,), (1,), (2,)]
-    spawned = np.random.SeedSequence(8).spawn(3)
-    for ours, numpy_own in zip(children_of(fresh, 3), spawned, strict=True):
-        assert ours.generate_state(4).tolist() == numpy_own.generate_state(4).tolist()
 
 
 def test_a_trials_own_parameter_applies_to_that_trial_only() -> None:

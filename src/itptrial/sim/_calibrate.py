@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
+from itptrial._streams import children
 from itptrial.data import dataset_from_frames
 from itptrial.endpoints import adjudicate, endpoint_registry
 from itptrial.pk import TacrolimusModel, load_tacrolimus_model
@@ -79,18 +80,6 @@ def _group_counts(
     return out
 
 
-def children_of(seed: np.random.SeedSequence, n: int) -> list[np.random.SeedSequence]:
-    """The first ``n`` children of ``seed``, equal to a first ``seed.spawn(n)``, but
-    whatever was spawned from it before: ``spawn`` counts its children, so a second call
-    on the same object would give other streams (and a reused seed other results)."""
-    return [
-        np.random.SeedSequence(
-            seed.entropy, spawn_key=(*seed.spawn_key, i), pool_size=seed.pool_size
-        )
-        for i in range(n)
-    ]
-
-
 def batch_course(
     trial: Trial,
     parameter_sets: list[ModelParameters],
@@ -106,16 +95,16 @@ def batch_course(
     assert protocol.eligibility is not None
     sizes = tuple(n * scale for n in trial.sizes)
     total = sum(sizes)
-    population_seed, allocation_seed, course_seed = children_of(seed, 3)
-    children = children_of(population_seed, len(parameter_sets))
-    allocations = children_of(allocation_seed, len(parameter_sets))
+    population_seed, allocation_seed, course_seed = children(seed, 3)
+    populations = children(population_seed, len(parameter_sets))
+    allocations = children(allocation_seed, len(parameter_sets))
     horizon_occasions = occasions(protocol, pk_model)
     groups: list[Population] = []
     arms: list[np.ndarray] = []
     for k, params in enumerate(parameter_sets):
         groups.append(
             draw_population(
-                children[k], params, total, protocol.eligibility, pk_model, horizon_occasions
+                populations[k], params, total, protocol.eligibility, pk_model, horizon_occasions
             )
         )
         arms.append(allocate(protocol, sizes, np.random.default_rng(allocations[k])))
@@ -159,7 +148,7 @@ def simulate_rates(
     with no subject (no initial responder for relapse) is NaN."""
     pk_model = pk_model or load_tacrolimus_model()
     columns = []
-    for trial, child in zip(targets.trials, children_of(seed, len(targets.trials)), strict=True):
+    for trial, child in zip(targets.trials, children(seed, len(targets.trials)), strict=True):
         sets = _parameter_sets(base, targets, trial, values)
         counts = trial_counts(trial, sets, child, pk_model, scale)
         with np.errstate(invalid="ignore", divide="ignore"):
