@@ -62,17 +62,19 @@ def _bands_figure(bands: pl.DataFrame, trial: str, checks: list[dict[str, Any]])
         counts.set_ylabel("platelet count (x10^9/L)")
         counts.grid(axis="y", color="#e5e5e5", lw=0.6)
         counts.legend(frameon=False, loc="lower right")
-        _published_rates(rates, [c for c in checks if c["trial"] == trial], arms)
+        span = float(max([*rows["day"].to_list(), *(c.get("day") or 0 for c in checks)]))
+        _published_rates(rates, [c for c in checks if c["trial"] == trial], arms, span)
         rates.set_xlabel("study day")
         figure.tight_layout()
         return _svg(figure)
 
 
-def _published_rates(axes: Any, checks: list[dict[str, Any]], arms: list[str]) -> None:
+def _published_rates(axes: Any, checks: list[dict[str, Any]], arms: list[str], span: float) -> None:
     """Published rates (dots) with their predictive median (tick) and 95% interval, each
-    at its endpoint's assessment day; rates settled on the same day are spread apart."""
+    at its endpoint's assessment day; rates settled on the same day are spread apart by
+    2.5% of the time axis (``span`` days)."""
     placed = [c for c in checks if c.get("day") is not None and c["arm"] in arms]
-    spread = 0.025 * max([c["day"] for c in placed] + [1])
+    spread = 0.025 * span
     for day in sorted({c["day"] for c in placed}):
         same_day = [c for c in placed if c["day"] == day]
         for j, c in enumerate(same_day):
