@@ -401,3 +401,24 @@ def test_an_arm_left_out_needs_no_drug_module() -> None:
     with pytest.raises(InputError) as empty:
         check_simulation(wei, BASE, (0, 0))
     assert "at least one positive" in empty.value.problems[0].message
+
+
+def test_troughs_are_grouped_by_the_visit_they_were_taken_at() -> None:
+    """A trough belongs to the scheduled visit whose window holds it: the day itself up
+    to the jitter day (TARGET 020: day 14), +/- the jitter (2 days) after it."""
+    from types import SimpleNamespace
+
+    from itptrial.sim._checks import _troughs_at_visits
+
+    protocol = load_protocol("target020")
+    troughs = np.full((3, protocol.endpoints.horizon + 1), np.nan)
+    troughs[0, 22] = 4.0  # the day-21 visit, a day late
+    troughs[1, 3] = 2.0  # the day-3 visit
+    troughs[2, 19] = 6.0  # the day-21 visit, two days early
+    found = dict(_troughs_at_visits(SimpleNamespace(troughs=troughs), protocol))  # type: ignore[arg-type]
+    assert sorted(found) == [3, 21]
+    np.testing.assert_array_equal(found[21], [4.0, np.nan, 6.0])
+    np.testing.assert_array_equal(found[3], [np.nan, 2.0, np.nan])
+    troughs[0, 20] = 3.0  # a second trough in one visit's window cannot be placed
+    with pytest.raises(ValueError, match="day-21 visit"):
+        _troughs_at_visits(SimpleNamespace(troughs=troughs), protocol)  # type: ignore[arg-type]

@@ -78,6 +78,27 @@ def _trough_median(troughs: np.ndarray) -> Statistic:
     return statistic
 
 
+def _troughs_at_visits(course: Course, protocol: Protocol) -> list[tuple[int, np.ndarray]]:
+    """Each scheduled visit day with the trough measured at that visit per patient (NaN
+    when none): the day itself, or within the protocol's jitter after its jitter day
+    (visit windows do not overlap, so a window holds at most one trough)."""
+    assert protocol.visits is not None
+    v = protocol.visits
+    measured = ~np.isnan(course.troughs)
+    out = []
+    for day in v.days:
+        spread = v.jitter_days if day > v.jitter_after_day else 0
+        low, high = max(day - spread, 0), min(day + spread, course.troughs.shape[1] - 1)
+        taken = measured[:, low : high + 1].sum(axis=1)
+        if not taken.any():
+            continue
+        if taken.max() > 1:
+            raise ValueError(f"two troughs in the window of the day-{day} visit")
+        window = np.nansum(course.troughs[:, low : high + 1], axis=1)
+        out.append((day, np.where(taken == 1, window, np.nan)))
+    return out
+
+
 def _per_replicate(
     course: Course, endpoints: pl.DataFrame, trial: Trial, replicates: int
 ) -> dict[tuple[str, str], np.ndarray]:
@@ -123,6 +144,15 @@ def _per_replicate(
             ),
             ("trough (ng/mL), median", _trough_median(course.troughs)),
         ]
+        for day, at_visit in _troughs_at_visits(course, protocol):
+            column = at_visit[:, None]
+            quantities += [
+                (
+                    f"troughs within {low:g}-{high:g} ng/mL at the day-{day} visit, share",
+                    _trough_share(column, low, high),
+                ),
+                (f"trough at the day-{day} visit (ng/mL), median", _trough_median(column)),
+            ]
     values: dict[tuple[str, str], np.ndarray] = {}
     for index, arm in enumerate(protocol.arm_codes):
         if not trial.sizes[index]:

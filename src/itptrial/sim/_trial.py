@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from itptrial._streams import children
+from itptrial._streams import QuantityStreams, children
 from itptrial.pk import (
     TacrolimusModel,
     advance_day,
@@ -106,24 +106,49 @@ def _seeds(seed: np.random.SeedSequence) -> dict[str, np.random.SeedSequence]:
     return dict(zip(STREAMS, children(seed, len(STREAMS)), strict=True))
 
 
+VISIT_QUANTITIES = ("jitter", "missed", "dropout")  # streams below "visits"; never reorder
+
+
 def _visit_days(
-    protocol: Protocol, rng: np.random.Generator, n: int, horizon: int, dropout_per_day: float
+    protocol: Protocol,
+    seed: np.random.SeedSequence,
+    n: int,
+    horizon: int,
+    dropout_per_day: float,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Visit matrix (jitter after the protocol's jitter day, missed visits after Day 0,
-    dropout) and dropout days."""
+    dropout) and dropout days. Each quantity has its own stream and every patient takes
+    a fixed number of uniforms from it (one per visit, one for dropout), by inversion,
+    so patient i's visits do not depend on how many patients there are (common random
+    numbers; numpy's bounded integers and geometric draws reject or search, and use a
+    varying number of draws)."""
     assert protocol.visits is not None
     v = protocol.visits
     days = np.array(v.days)
-    jitter = rng.integers(-v.jitter_days, v.jitter_days + 1, (n, len(days)))
+    streams = QuantityStreams(seed, VISIT_QUANTITIES)
+    width = 2 * v.jitter_days + 1
+    u_jitter = streams.uniform("jitter", n * len(days)).reshape(n, len(days))
+    jitter = np.minimum(np.floor(u_jitter * width), width - 1).astype(np.int64) - v.jitter_days
     actual = np.where(days > v.jitter_after_day, days + jitter, days)
     actual = np.clip(actual, 0, horizon)
-    missed = (rng.random((n, len(days))) < v.miss_probability) & (days > 0)
-    dropout = np.minimum(rng.geometric(max(1e-12, dropout_per_day), n), horizon + 1)
+    u_missed = streams.uniform("missed", n * len(days)).reshape(n, len(days))
+    missed = (u_missed < v.miss_probability) & (days > 0)
+    dropout = np.minimum(_geometric(streams.uniform("dropout", n), dropout_per_day), horizon + 1)
     visits = np.zeros((n, horizon + 1), dtype=bool)
     rows = np.repeat(np.arange(n), len(days))
     keep = (~missed).ravel() & (actual.ravel() < dropout[rows])
     visits[rows[keep], actual.ravel()[keep]] = True
     return visits, dropout
+
+
+def _geometric(u: np.ndarray, p: float) -> np.ndarray:
+    """Geometric days to dropout (support 1, 2, ...; P(k) = (1-p)^(k-1) p) by inversion
+    of uniforms u in [0, 1): ceil(log(1 - u) / log(1 - p)), at least 1."""
+    p = min(max(p, 1e-12), 1.0)
+    if p >= 1.0:
+        return np.ones(u.shape, dtype=np.int64)
+    days = np.ceil(np.log1p(-u) / np.log1p(-p))  # finite: u < 1
+    return np.asarray(np.maximum(days, 1), dtype=np.int64)
 
 
 DAILY_STREAMS = ("counts", "count_analysis", "bleeding", "troughs", "trough_additive")
@@ -238,7 +263,7 @@ def draw_course(
     elif population.patients.n != n:
         raise ValueError(f"{population.patients.n} patients drawn for {n} arm codes")
     visits, dropout = _visit_days(
-        protocol, streams["visits"], n, horizon, params.population.dropout_per_day
+        protocol, seeds["visits"], n, horizon, params.population.dropout_per_day
     )
     count_z, analysis_z, bleed_u, trough_z, additive_z = _daily_draws(
         streams, n, horizon + 1, daily
