@@ -291,6 +291,10 @@ class Visits(_Strict):
             raise ValueError("visit days must be distinct, >= 0 and in increasing order")
         return self
 
+    def jitter_on(self, day: int) -> int:
+        """The +/- days a visit scheduled on ``day`` may move."""
+        return self.jitter_days if day > self.jitter_after_day else 0
+
 
 class RescueRule(_Strict):
     """When the simulator gives rescue: a count below ``count_below``, or below

@@ -80,14 +80,14 @@ def _trough_median(troughs: np.ndarray) -> Statistic:
 
 def _troughs_at_visits(course: Course, protocol: Protocol) -> list[tuple[int, np.ndarray]]:
     """Each scheduled visit day with the trough measured at that visit per patient (NaN
-    when none): the day itself, or within the protocol's jitter after its jitter day
-    (visit windows do not overlap, so a window holds at most one trough)."""
+    when none): within the days the visit may move (``Visits.jitter_on``; visit windows
+    do not overlap, so a window holds at most one trough)."""
     assert protocol.visits is not None
     v = protocol.visits
     measured = ~np.isnan(course.troughs)
     out = []
     for day in v.days:
-        spread = v.jitter_days if day > v.jitter_after_day else 0
+        spread = v.jitter_on(day)
         low, high = max(day - spread, 0), min(day + spread, course.troughs.shape[1] - 1)
         taken = measured[:, low : high + 1].sum(axis=1)
         if not taken.any():

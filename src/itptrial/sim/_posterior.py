@@ -115,9 +115,9 @@ def assessment_days(targets: Targets) -> list[int | None]:
     """The study day by which each observed rate is settled, from its trial's protocol
     (the report's visual predictive check places the published rates there)."""
     days = []
-    for trial, item in targets.observed:
+    for trial in targets.trials:
         registry = {e.name: e for e in endpoint_registry(trial.protocol.endpoints)}
-        days.append(registry[item.endpoint].assessed_day)
+        days += [registry[item.endpoint].assessed_day for item in trial.observed]
     return days
 
 

@@ -129,7 +129,8 @@ def _visit_days(
     width = 2 * v.jitter_days + 1
     u_jitter = streams.uniform("jitter", n * len(days)).reshape(n, len(days))
     jitter = np.minimum(np.floor(u_jitter * width), width - 1).astype(np.int64) - v.jitter_days
-    actual = np.where(days > v.jitter_after_day, days + jitter, days)
+    moves = np.array([v.jitter_on(int(day)) > 0 for day in days])
+    actual = np.where(moves, days + jitter, days)
     actual = np.clip(actual, 0, horizon)
     u_missed = streams.uniform("missed", n * len(days)).reshape(n, len(days))
     missed = (u_missed < v.miss_probability) & (days > 0)
